@@ -1,0 +1,10 @@
+/**
+ * The persistence SPI: everything a storage plugin may import from this package besides
+ * `src/core`. A plugin sees these types and its own driver, nothing else.
+ */
+export * from './errors.js';
+export type { AtomicWrite, EventEnvelope, JournalCapabilities, JournalPlugin, PersistentRepr, WriteOutcome } from './journal.js';
+export type { KeyValueStore, StoredValue } from './key-value-store.js';
+export type { SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore } from './snapshot-store.js';
+export { matchesCriteria } from './snapshot-store.js';
+export type { StoragePlugin } from './storage-plugin.js';
