@@ -58,6 +58,7 @@ export class Journal {
       maxBatchesInFlight: Math.max(1, plugin.capabilities.maxBatchesInFlight),
       maxBatchWrites: options.maxBatchWrites ?? 512,
       maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
+      maxEventsPerWrite: this.maxEventsPerWrite,
     });
   }
 

@@ -1,0 +1,10 @@
+/**
+ * The persistence layer's public surface: the `Journal` façade entities use, the SPI that
+ * storage plugins implement, the in-memory plugin, and `openStorage` to open any plugin by
+ * name (drivers are loaded only for the plugin asked for).
+ */
+export { Journal } from './journal.js';
+export type { JournalOptions, ReplayRange } from './journal.js';
+export * from './spi/index.js';
+export { MemoryStorage, openMemoryStorage } from './plugins/memory/index.js';
+export type { MemoryStorageOptions } from './plugins/memory/index.js';

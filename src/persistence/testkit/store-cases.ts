@@ -1,0 +1,115 @@
+/**
+ * Snapshot store and key-value store cases of the conformance kit.
+ */
+import assert from 'node:assert/strict';
+import { RevisionConflictError } from '../spi/index.js';
+import type { SnapshotMetadata } from '../spi/index.js';
+import type { ConformanceCase } from './conformance.js';
+import { withPlugin } from './conformance.js';
+import { decode, uniqueId } from './fixtures.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const meta = (persistenceId: string, seqNr: number, timestamp = 1000 * seqNr): SnapshotMetadata => ({
+  persistenceId,
+  seqNr,
+  timestamp,
+  manifest: 'test.State',
+});
+
+async function rejectsWithConflict(p: Promise<unknown>): Promise<void> {
+  await assert.rejects(p, (err: unknown) => err instanceof RevisionConflictError);
+}
+
+export const storeCases: ConformanceCase[] = [
+  {
+    name: 'snapshots: the latest matching snapshot is loaded, by seqNr and timestamp criteria',
+    run: (target) =>
+      withPlugin(target, async ({ snapshotStore }) => {
+        const id = uniqueId('snap');
+        assert.equal(await snapshotStore.loadLatest(id), undefined);
+        for (const s of [10, 20, 30]) await snapshotStore.save(meta(id, s), bytes(`state@${s}`));
+        await snapshotStore.save(meta(uniqueId('snap-other'), 40), bytes('other'));
+        const latest = await snapshotStore.loadLatest(id);
+        assert.deepEqual(latest?.metadata, meta(id, 30));
+        assert.equal(decode(latest!.payload), 'state@30');
+        assert.equal((await snapshotStore.loadLatest(id, { maxSeqNr: 25 }))?.metadata.seqNr, 20);
+        assert.equal((await snapshotStore.loadLatest(id, { maxSeqNr: 20 }))?.metadata.seqNr, 20);
+        assert.equal((await snapshotStore.loadLatest(id, { maxTimestamp: 15_000 }))?.metadata.seqNr, 10);
+        assert.equal(await snapshotStore.loadLatest(id, { maxSeqNr: 5 }), undefined);
+        assert.equal(await snapshotStore.loadLatest(id, { minSeqNr: 31 }), undefined);
+        assert.equal((await snapshotStore.loadLatest(id, { minTimestamp: 10_000, maxTimestamp: 25_000 }))?.metadata.seqNr, 20);
+      }),
+  },
+  {
+    name: 'snapshots: saving the same seqNr replaces it, delete by criteria removes only matches',
+    run: (target) =>
+      withPlugin(target, async ({ snapshotStore }) => {
+        const id = uniqueId('snap-del');
+        for (const s of [1, 2, 3, 4]) await snapshotStore.save(meta(id, s), bytes(`v1@${s}`));
+        await snapshotStore.save(meta(id, 4, 99_000), Uint8Array.from([0, 255, 0]));
+        const replaced = await snapshotStore.loadLatest(id);
+        assert.equal(replaced?.metadata.timestamp, 99_000);
+        assert.deepEqual(Array.from(replaced!.payload), [0, 255, 0]);
+        await snapshotStore.delete(id, { maxSeqNr: 4, minSeqNr: 4 });
+        assert.equal((await snapshotStore.loadLatest(id))?.metadata.seqNr, 3);
+        await snapshotStore.delete(id, { maxSeqNr: 2 });
+        assert.equal((await snapshotStore.loadLatest(id))?.metadata.seqNr, 3);
+        assert.equal(await snapshotStore.loadLatest(id, { maxSeqNr: 2 }), undefined);
+        await snapshotStore.delete(id);
+        assert.equal(await snapshotStore.loadLatest(id), undefined);
+      }),
+  },
+  {
+    name: 'key-value: upsert counts revisions, a stale revision conflicts and changes nothing',
+    run: (target) =>
+      withPlugin(target, async ({ keyValueStore: kv }) => {
+        const key = uniqueId('kv');
+        assert.equal(await kv.get(key), undefined);
+        assert.equal(await kv.upsert(key, { payload: bytes('one'), manifest: 'm1' }, 0), 1);
+        assert.equal(await kv.upsert(key, { payload: bytes('two'), manifest: 'm2' }), 2);
+        const got = await kv.get(key);
+        assert.equal(decode(got!.payload), 'two');
+        assert.equal(got!.manifest, 'm2');
+        assert.equal(got!.revision, 2);
+        await rejectsWithConflict(kv.upsert(key, { payload: bytes('stale'), manifest: 'm' }, 1));
+        await rejectsWithConflict(kv.upsert(key, { payload: bytes('fresh'), manifest: 'm' }, 0));
+        assert.equal(decode((await kv.get(key))!.payload), 'two');
+        assert.equal(await kv.upsert(key, { payload: bytes('three'), manifest: 'm3' }, 2), 3);
+      }),
+  },
+  {
+    name: 'key-value: delete removes the value, honours the expected revision, and keys do not mix',
+    run: (target) =>
+      withPlugin(target, async ({ keyValueStore: kv }) => {
+        const key = uniqueId('kv-del');
+        const neighbour = `${key}x`;
+        await kv.upsert(key, { payload: bytes('a'), manifest: '' });
+        await kv.upsert(neighbour, { payload: new Uint8Array(0), manifest: '' });
+        await rejectsWithConflict(kv.delete(key, 7));
+        assert.equal((await kv.get(key))?.revision, 1);
+        await kv.delete(key, 1);
+        assert.equal(await kv.get(key), undefined);
+        assert.equal((await kv.get(neighbour))?.payload.byteLength, 0);
+        assert.equal(await kv.upsert(key, { payload: bytes('again'), manifest: '' }, 0), 1);
+        await kv.delete(neighbour);
+        assert.equal(await kv.get(neighbour), undefined);
+      }),
+  },
+  {
+    name: 'key-value and snapshots survive close and reopen',
+    skip: (target) => (target.durable ? undefined : 'storage is not durable'),
+    run: async (target) => {
+      const key = uniqueId('kv-reopen');
+      await withPlugin(target, async ({ keyValueStore, snapshotStore }) => {
+        await keyValueStore.upsert(key, { payload: bytes('kept'), manifest: 'k' });
+        await snapshotStore.save(meta(key, 5), bytes('snap'));
+      });
+      await withPlugin(target, async ({ keyValueStore, snapshotStore }) => {
+        const v = await keyValueStore.get(key);
+        assert.equal(decode(v!.payload), 'kept');
+        assert.equal(v!.revision, 1);
+        assert.equal(decode((await snapshotStore.loadLatest(key))!.payload), 'snap');
+      });
+    },
+  },
+];
