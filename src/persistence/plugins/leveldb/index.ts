@@ -1,0 +1,38 @@
+/**
+ * The LevelDB storage plugin: the embedded default. One directory per node holds the journal,
+ * snapshots and values, so a single node keeps its state across restarts with no server.
+ */
+import type { StoragePlugin } from '../../spi/index.js';
+import { openDb } from './db.js';
+import { LevelDbJournal } from './journal.js';
+import { LevelDbKeyValueStore, LevelDbSnapshotStore } from './stores.js';
+
+export { LEVELDB_LOCKED } from './db.js';
+
+export interface LevelDbStorageOptions {
+  /** The node's data directory (created if missing). Only one process may open it at a time. */
+  directory: string;
+  /** Largest payload accepted (default 8 MiB). */
+  maxPayloadBytes?: number;
+}
+
+export async function openLevelDbStorage(options: LevelDbStorageOptions): Promise<StoragePlugin> {
+  const db = await openDb(options.directory);
+  const journal = await LevelDbJournal.open(db, options.maxPayloadBytes ?? 8 * 1024 * 1024);
+  const snapshotStore = new LevelDbSnapshotStore(db);
+  const keyValueStore = new LevelDbKeyValueStore(db);
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'leveldb',
+    journal,
+    snapshotStore,
+    keyValueStore,
+    close() {
+      closing ??= (async () => {
+        await Promise.all([journal.close(), snapshotStore.close(), keyValueStore.close()]);
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The LevelDB snapshot store and key-value store, in the same database as the journal.
+ * Snapshots are keyed by (persistence id, seqNr), so the latest one is found by reading the
+ * id's range backwards. Key-value check-and-set runs one operation at a time per store, which
+ * makes it atomic within the one process that may open the directory.
+ */
+import { describeError } from '../../../core/index.js';
+import { KeyValueStoreFailureError, RevisionConflictError, SnapshotStoreFailureError, StoreClosedError, matchesCriteria } from '../../spi/index.js';
+import type { KeyValueStore, SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore, StoredValue } from '../../spi/index.js';
+import { decodeSnapshot, decodeValue, encodeSnapshot, encodeValue } from './codec.js';
+import { scan } from './db.js';
+import type { Db } from './db.js';
+import { keys, seqNrOfKey } from './keys.js';
+
+export class LevelDbSnapshotStore implements SnapshotStore {
+  private closed = false;
+
+  constructor(private readonly db: Db) {}
+
+  async save(metadata: SnapshotMetadata, payload: Uint8Array): Promise<void> {
+    await this.run('save', () => this.db.put(keys.snapshot(metadata.persistenceId, metadata.seqNr), encodeSnapshot(metadata.timestamp, metadata.manifest, payload), { sync: true }));
+  }
+
+  loadLatest(persistenceId: string, criteria: SnapshotSelectionCriteria = {}): Promise<SelectedSnapshot | undefined> {
+    return this.run('load', async () => {
+      const range = keys.snapshotRange(persistenceId, criteria.minSeqNr ?? 0, criteria.maxSeqNr ?? Number.MAX_SAFE_INTEGER);
+      for await (const [key, value] of scan(this.db, { ...range, reverse: true }, 16)) {
+        const s = decodeSnapshot(value);
+        const metadata = { persistenceId, seqNr: seqNrOfKey(key), timestamp: s.timestamp, manifest: s.manifest };
+        if (matchesCriteria(metadata, criteria)) return { metadata, payload: s.payload };
+      }
+      return undefined;
+    });
+  }
+
+  delete(persistenceId: string, criteria: SnapshotSelectionCriteria = {}): Promise<void> {
+    return this.run('delete', async () => {
+      const batch = this.db.batch();
+      const range = keys.snapshotRange(persistenceId, criteria.minSeqNr ?? 0, criteria.maxSeqNr ?? Number.MAX_SAFE_INTEGER);
+      for await (const [key, value] of scan(this.db, range)) {
+        const { timestamp, manifest } = decodeSnapshot(value);
+        if (matchesCriteria({ persistenceId, seqNr: seqNrOfKey(key), timestamp, manifest }, criteria)) batch.del(key);
+      }
+      if (batch.length > 0) await batch.write({ sync: true });
+      else await batch.close();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreClosedError('LevelDB snapshot store');
+    try {
+      return await fn();
+    } catch (err) {
+      throw new SnapshotStoreFailureError(`LevelDB snapshot ${what} failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+}
+
+export class LevelDbKeyValueStore implements KeyValueStore {
+  private closed = false;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly db: Db) {}
+
+  get(key: string): Promise<StoredValue | undefined> {
+    return this.serial('get', async () => this.read(key));
+  }
+
+  upsert(key: string, value: { payload: Uint8Array; manifest: string }, expectedRevision?: number): Promise<number> {
+    return this.serial('upsert', async () => {
+      const current = (await this.read(key))?.revision ?? 0;
+      if (expectedRevision !== undefined && expectedRevision !== current) throw new RevisionConflictError(key, expectedRevision, current);
+      await this.db.put(keys.value(key), encodeValue(current + 1, value.manifest, value.payload), { sync: true });
+      return current + 1;
+    });
+  }
+
+  delete(key: string, expectedRevision?: number): Promise<void> {
+    return this.serial('delete', async () => {
+      const current = (await this.read(key))?.revision ?? 0;
+      if (expectedRevision !== undefined && expectedRevision !== current) throw new RevisionConflictError(key, expectedRevision, current);
+      await this.db.del(keys.value(key), { sync: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async read(key: string): Promise<StoredValue | undefined> {
+    const record = await this.db.get(keys.value(key));
+    return record === undefined ? undefined : decodeValue(record);
+  }
+
+  /** One operation at a time, so a check and the write after it see no other change between. */
+  private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError('LevelDB key-value store'));
+    const run = this.tail.then(fn).catch((err: unknown) => {
+      if (err instanceof RevisionConflictError) throw err;
+      throw new KeyValueStoreFailureError(`LevelDB key-value ${what} failed: ${describeError(err)}`, { cause: err });
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
