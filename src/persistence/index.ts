@@ -8,3 +8,8 @@ export type { JournalOptions, ReplayRange } from './journal.js';
 export * from './spi/index.js';
 export { MemoryStorage, openMemoryStorage } from './plugins/memory/index.js';
 export type { MemoryStorageOptions } from './plugins/memory/index.js';
+export { openStorage, storageKinds } from './open-storage.js';
+export type { StorageConfig } from './open-storage.js';
+export type { LevelDbStorageOptions } from './plugins/leveldb/index.js';
+export type { PostgresStorageOptions } from './plugins/postgres/index.js';
+export type { CassandraStorageOptions } from './plugins/cassandra/index.js';
