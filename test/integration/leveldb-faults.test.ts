@@ -101,3 +101,23 @@ t.test('kill -9 while writing: every acknowledged event is there after reopen', 
   }
   await journal.append(write('crash-0', (await journal.highestSeqNr('crash-0')) + 1, 1));
 });
+
+t.test('reads of the highest seqNr racing with appends never make the writer conflict', async (t) => {
+  const directory = tempDir();
+  const storage = await openLevelDbStorage({ directory });
+  t.teardown(() => storage.close());
+  const journal = new Journal(storage.journal);
+  await journal.append(write('seed', 1, 1));
+  const ids = Array.from({ length: 20 }, (_, i) => `racy-${i}`);
+  await Promise.all(
+    ids.map(async (id) => {
+      for (let s = 1; s <= 30; s++) {
+        const reads = Promise.all([journal.highestSeqNr(id), journal.highestSeqNr(id)]);
+        await journal.append(write(id, s, 1));
+        const seen = await reads;
+        t.ok(seen.every((h) => h === s - 1 || h === s), `${id}: a reader saw ${seen} around seqNr ${s}`);
+      }
+    }),
+  );
+  for (const id of ids) t.equal(await journal.highestSeqNr(id), 30);
+});

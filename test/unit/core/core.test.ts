@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { CloudstateError, ManualScheduler, SeededRandom, hasCode, systemScheduler } from '../../../src/core/index.js';
+
+const run = promisify(execFile);
 
 t.test('manual scheduler runs tasks only when time is advanced, in due order', async (t) => {
   const s = new ManualScheduler(5_000);
@@ -48,7 +52,18 @@ t.test('manual scheduler: advanceAsync lets promise chains on timers run at thei
   t.same(seen, [100, 200, 300]);
 });
 
-t.test('system scheduler timers do not keep the process alive and can be cancelled', async (t) => {
+t.test('system scheduler timers do not keep a process alive', async (t) => {
+  const script = `import { systemScheduler } from './src/core/index.ts';
+    systemScheduler.schedule(60_000, () => console.log('late'));
+    systemScheduler.scheduleRepeatedly(60_000, 60_000, () => console.log('tick'));`;
+  // With ref'd timers this child would live for a minute; the timeout turns that into a failure.
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 });
+  t.equal(stdout, '', 'the process exited with its timers still pending');
+});
+
+t.test('system scheduler timers run on time and can be cancelled', async (t) => {
+  const keepAlive = setInterval(() => undefined, 1000); // our timers are unref'd: hold the process for the test
+  t.teardown(() => clearInterval(keepAlive));
   let ran = false;
   const c = systemScheduler.schedule(5, () => (ran = true));
   c.cancel();

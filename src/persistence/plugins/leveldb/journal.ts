@@ -1,10 +1,15 @@
 /**
  * The LevelDB journal. `writeBatch` is one LevelDB batch written with `sync: true`: the events
- * of every write in the call, their tag index entries, the new highest seqNr of each id and
- * the global ordering counter. Before building it, the stored highest of each id is read and
- * a write that does not follow it is a sequence conflict (nothing of it enters the batch).
- * The façade sends one batch at a time and LevelDB's lock keeps other processes out, so the
- * check and the write cannot interleave with another writer.
+ * of every write in the call, their tag index entries and the global ordering counter. Before
+ * building it, each id's highest seqNr is compared with what the write expects, and a write
+ * that does not follow it is a sequence conflict (nothing of it enters the batch). The façade
+ * sends one batch at a time and LevelDB's lock keeps other processes out, so the check and the
+ * write cannot interleave with another writer.
+ *
+ * The highest seqNr of an id is its last event key, or its head key when deleteTo removed the
+ * events up to it (deleteTo writes the head, so the highest never goes down). Because this
+ * process is the only writer, the highest of recently used ids is kept in a bounded cache that
+ * is exactly what storage holds, which spares the write path a read per id.
  */
 import { describeError } from '../../../core/index.js';
 import { CorruptRecordError, JournalFailureError, SequenceConflictError, StoreClosedError } from '../../spi/index.js';
@@ -29,11 +34,14 @@ const failure = (what: string, err: unknown) =>
 export class LevelDbJournal implements JournalPlugin {
   readonly capabilities: JournalCapabilities;
   private closed = false;
+  /** Highest seqNr per id, in step with storage; least recently used first. */
+  private readonly highestCache = new Map<string, number>();
 
   private constructor(
     private readonly db: Db,
     private ordering: number,
     maxPayloadBytes: number,
+    private readonly cacheSize = 100_000,
   ) {
     this.capabilities = { eventsByTag: true, maxPayloadBytes, maxBatchesInFlight: 1 };
   }
@@ -45,7 +53,7 @@ export class LevelDbJournal implements JournalPlugin {
   async writeBatch(writes: readonly AtomicWrite[]): Promise<WriteOutcome[]> {
     this.checkOpen();
     try {
-      const highest = (await getMany(this.db, writes.map((w) => keys.highest(w.persistenceId)))).map(readF64);
+      const highest = await Promise.all(writes.map((w) => this.highest(w.persistenceId)));
       const batch = this.db.batch();
       const outcomes: WriteOutcome[] = [];
       let ordering = this.ordering;
@@ -60,13 +68,15 @@ export class LevelDbJournal implements JournalPlugin {
           batch.put(keys.event(e.persistenceId, e.seqNr), encodeEvent({ ...e, ordering: eventOrdering }));
           for (const tag of e.tags) batch.put(keys.tag(tag, eventOrdering), Buffer.from(tagEntryValue(e.persistenceId, e.seqNr)));
         }
-        batch.put(keys.highest(w.persistenceId), f64(w.events[w.events.length - 1]!.seqNr));
         outcomes.push(undefined);
       });
       if (ordering !== this.ordering) batch.put(keys.ordering, f64(ordering));
       if (batch.length > 0) await batch.write({ sync: true });
       else await batch.close();
       this.ordering = ordering;
+      writes.forEach((w, i) => {
+        if (outcomes[i] === undefined) this.remember(w.persistenceId, w.events[w.events.length - 1]!.seqNr);
+      });
       return outcomes;
     } catch (err) {
       throw failure('write', err);
@@ -87,15 +97,42 @@ export class LevelDbJournal implements JournalPlugin {
   async highestSeqNr(persistenceId: string): Promise<number> {
     this.checkOpen();
     try {
-      return readF64(await this.db.get(keys.highest(persistenceId)));
+      return await this.highest(persistenceId);
     } catch (err) {
       throw failure('read of the highest seqNr', err);
     }
   }
 
+  /** The highest seqNr of the id: from the cache, or the larger of its last event key and head key. */
+  private async highest(persistenceId: string): Promise<number> {
+    const cached = this.highestCache.get(persistenceId);
+    if (cached !== undefined) {
+      this.remember(persistenceId, cached);
+      return cached;
+    }
+    const [head] = await getMany(this.db, [keys.highest(persistenceId)]);
+    let last = 0;
+    for await (const [key] of scan(this.db, { ...keys.eventRange(persistenceId, 1, Number.MAX_SAFE_INTEGER), reverse: true, limit: 1 }, 1)) {
+      last = seqNrOfKey(key);
+    }
+    // A batch may have stored (and cached) a newer highest while this read was under way.
+    const newer = this.highestCache.get(persistenceId);
+    const highest = newer ?? Math.max(readF64(head), last);
+    this.remember(persistenceId, highest);
+    return highest;
+  }
+
+  private remember(persistenceId: string, highest: number): void {
+    this.highestCache.delete(persistenceId);
+    this.highestCache.set(persistenceId, highest);
+    if (this.highestCache.size > this.cacheSize) this.highestCache.delete(this.highestCache.keys().next().value!);
+  }
+
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
     this.checkOpen();
     try {
+      // The head key keeps the highest once its event may be gone; written before any delete.
+      await this.db.put(keys.highest(persistenceId), f64(await this.highest(persistenceId)), { sync: true });
       let batch = this.db.batch();
       for await (const [key, value] of scan(this.db, keys.eventRange(persistenceId, 1, toSeqNr))) {
         batch.del(key);
