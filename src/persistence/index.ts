@@ -13,3 +13,5 @@ export type { StorageConfig } from './open-storage.js';
 export type { LevelDbStorageOptions } from './plugins/leveldb/index.js';
 export type { PostgresStorageOptions } from './plugins/postgres/index.js';
 export type { CassandraStorageOptions } from './plugins/cassandra/index.js';
+/** The Postgres DDL, to create the tables ahead of time (`psql`); loads no driver. */
+export { schemaDdl as postgresSchemaDdl } from './plugins/postgres/schema.js';
