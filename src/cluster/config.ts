@@ -1,0 +1,70 @@
+/**
+ * Membership settings and their presets. `lan` follows memberlist's DefaultLANConfig (tuned
+ * for a data-center network); `local` is for loopback and tests: ten times faster probing, so
+ * a killed member is seen dead in well under a second. All durations are milliseconds.
+ */
+
+export interface SwimConfig {
+  /** How often this node probes one member (scaled up by local health). */
+  probeIntervalMs: number;
+  /** How long a direct ping waits for its ack before indirect probes start. */
+  probeTimeoutMs: number;
+  /** Members asked to probe on this node's behalf (ping-req). */
+  indirectChecks: number;
+  /** Minimum suspicion = suspicionMult × log10(N) × probeInterval. */
+  suspicionMult: number;
+  /** Maximum suspicion (no confirmations) = this × the minimum. */
+  suspicionMaxTimeoutMult: number;
+  /** Gossip is piggybacked retransmitMult × ceil(log10(N+1)) times. */
+  retransmitMult: number;
+  /** How often gossip is sent on its own, to `gossipNodes` random members. */
+  gossipIntervalMs: number;
+  gossipNodes: number;
+  /** Dead members still receive gossip this long (so they learn it and can refute). */
+  gossipToTheDeadMs: number;
+  /** How often full state is exchanged with one random member (heals partitions). */
+  pushPullIntervalMs: number;
+  /** Local health multiplier cap (Lifeguard): timeouts stretch up to this many times. */
+  awarenessMaxMultiplier: number;
+  /** Bytes of a packet; piggybacked gossip fills what the primary message leaves. */
+  packetBudgetBytes: number;
+  /** Timeout of a reliable exchange (push-pull, join). */
+  exchangeTimeoutMs: number;
+  /** Dead and left members are forgotten this long after their status changed. */
+  deadReclaimMs: number;
+}
+
+export const presets = {
+  lan: {
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 500,
+    indirectChecks: 3,
+    suspicionMult: 4,
+    suspicionMaxTimeoutMult: 6,
+    retransmitMult: 4,
+    gossipIntervalMs: 200,
+    gossipNodes: 3,
+    gossipToTheDeadMs: 30_000,
+    pushPullIntervalMs: 30_000,
+    awarenessMaxMultiplier: 8,
+    packetBudgetBytes: 1400,
+    exchangeTimeoutMs: 10_000,
+    deadReclaimMs: 60_000,
+  },
+  local: {
+    probeIntervalMs: 100,
+    probeTimeoutMs: 50,
+    indirectChecks: 3,
+    suspicionMult: 3,
+    suspicionMaxTimeoutMult: 4,
+    retransmitMult: 3,
+    gossipIntervalMs: 30,
+    gossipNodes: 3,
+    gossipToTheDeadMs: 3_000,
+    pushPullIntervalMs: 2_000,
+    awarenessMaxMultiplier: 8,
+    packetBudgetBytes: 1400,
+    exchangeTimeoutMs: 2_000,
+    deadReclaimMs: 10_000,
+  },
+} satisfies Record<string, SwimConfig>;
