@@ -1,9 +1,10 @@
 /**
- * The Postgres plugin's tables (Akka's R2DBC plugin uses the same three names) and how they
- * are created: on first use, or ahead of time with `createPostgresSchema` (see README). The
- * DDL is idempotent and runs under an advisory lock, so nodes starting together do not race.
+ * The Postgres plugin's tables (Akka's R2DBC plugin uses the same three names) as DDL text, and
+ * the check of the one name written into SQL, the schema. Pure: it loads no driver, so the
+ * package's persistence entry point re-exports `schemaDdl` (as `postgresSchemaDdl`) for the
+ * documented `… | psql` command without loading `pg`. Creating the tables from code is
+ * ./create-schema.ts.
  */
-import type pg from 'pg';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
@@ -13,11 +14,9 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-/** The DDL for `schema` (default `public`), as one script. */
-export function schemaDdl(schema = 'public'): string {
-  const s = checkSchemaName(schema);
+/** The tables and indexes, without the CREATE SCHEMA; idempotent. */
+export function tablesDdl(s: string): string {
   return `
-CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.event_journal (
   ordering        BIGSERIAL,
   persistence_id  TEXT    NOT NULL,
@@ -48,21 +47,15 @@ CREATE TABLE IF NOT EXISTS ${s}.durable_state (
 );`;
 }
 
-/** An arbitrary, fixed advisory-lock key for schema creation. */
-const SCHEMA_LOCK = 0x43535043; // "CSPC"
+/** The relations (tables and indexes) the DDL creates, by name within the schema. */
+export const RELATIONS = ['event_journal', 'event_journal_ordering_idx', 'event_journal_tags_idx', 'snapshot', 'durable_state'];
 
-/** Creates the tables if they are missing. Safe to run from several processes at once. */
-export async function createPostgresSchema(pool: pg.Pool, schema = 'public'): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-    await client.query(schemaDdl(schema));
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+/**
+ * The DDL for `schema` (default `public`) as one idempotent script, for operators who create
+ * the tables themselves (`… | psql "$URL"`). A plugin opened later finds them all and runs no
+ * DDL, so its database role needs no CREATE privilege.
+ */
+export function schemaDdl(schema = 'public'): string {
+  const s = checkSchemaName(schema);
+  return `${s === 'public' ? '' : `CREATE SCHEMA IF NOT EXISTS ${s};`}${tablesDdl(s)}\n`;
 }

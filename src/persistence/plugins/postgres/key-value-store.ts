@@ -1,0 +1,106 @@
+/**
+ * The Postgres key-value store (value entities) over the `durable_state` table, one row per
+ * key with its revision. Every check-and-set is a single conditional statement, so two nodes
+ * writing one key cannot both succeed against the same revision:
+ *
+ * - no expected revision: INSERT … ON CONFLICT DO UPDATE SET revision = revision + 1;
+ * - expected 0 (the key must hold no value): INSERT … ON CONFLICT DO NOTHING;
+ * - expected n: UPDATE … WHERE revision = n.
+ *
+ * When the statement changed nothing, the stored revision is read only to name it in the
+ * `RevisionConflictError`; the decision was already made atomically.
+ */
+import type pg from 'pg';
+import { KeyValueStoreFailureError, RevisionConflictError, StoreClosedError } from '../../spi/index.js';
+import type { KeyValueStore, StoredValue } from '../../spi/index.js';
+import { isStorableText } from './append.js';
+import { runQuery } from './errors.js';
+
+const bytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Values of one schema; errors are `KeyValueStoreFailureError` with the driver error as cause. */
+export class PostgresKeyValueStore implements KeyValueStore {
+  private closed = false;
+  private readonly table: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+  ) {
+    this.table = `${schema}.durable_state`;
+  }
+
+  /** The value under `key`, or undefined. */
+  async get(key: string): Promise<StoredValue | undefined> {
+    if (!isStorableText(key)) return this.checkOpen(); // never stored (see upsert)
+    const { rows } = await this.query<{ revision: string; manifest: string; payload: Buffer }>(
+      'get',
+      `SELECT revision, manifest, payload FROM ${this.table} WHERE persistence_id = $1`,
+      [key],
+    );
+    const r = rows[0];
+    return r && { revision: Number(r.revision), manifest: r.manifest, payload: r.payload };
+  }
+
+  /** Stores the value and resolves to its new revision (1 on first); see the module comment. */
+  async upsert(key: string, value: { payload: Uint8Array; manifest: string }, expectedRevision?: number): Promise<number> {
+    if (!isStorableText(key) || !isStorableText(value.manifest)) {
+      throw new KeyValueStoreFailureError(`value for ${JSON.stringify(key)} not stored: its key or manifest has a NUL character or a lone surrogate, which PostgreSQL text cannot hold`);
+    }
+    const params: unknown[] = [key, value.manifest, bytes(value.payload)];
+    let sql: string;
+    if (expectedRevision === undefined) {
+      sql = `INSERT INTO ${this.table} AS t (persistence_id, revision, manifest, payload) VALUES ($1, 1, $2, $3)
+             ON CONFLICT (persistence_id) DO UPDATE SET revision = t.revision + 1, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload
+             RETURNING revision`;
+    } else if (expectedRevision === 0) {
+      sql = `INSERT INTO ${this.table} (persistence_id, revision, manifest, payload) VALUES ($1, 1, $2, $3)
+             ON CONFLICT (persistence_id) DO NOTHING RETURNING revision`;
+    } else {
+      sql = `UPDATE ${this.table} SET revision = revision + 1, manifest = $2, payload = $3
+             WHERE persistence_id = $1 AND revision = $4 RETURNING revision`;
+      params.push(expectedRevision);
+    }
+    const { rows } = await this.query<{ revision: string }>('upsert', sql, params);
+    if (rows[0]) return Number(rows[0].revision);
+    throw new RevisionConflictError(key, expectedRevision ?? 0, await this.revisionOf(key));
+  }
+
+  /** Removes the value; with `expectedRevision`, only if the stored revision is that one (0: no value). */
+  async delete(key: string, expectedRevision?: number): Promise<void> {
+    if (expectedRevision === 0) {
+      // "Must hold no value": nothing to delete, or a conflict.
+      const actual = await this.revisionOf(key);
+      if (actual !== 0) throw new RevisionConflictError(key, 0, actual);
+      return;
+    }
+    if (!isStorableText(key)) {
+      this.checkOpen();
+      if (expectedRevision !== undefined) throw new RevisionConflictError(key, expectedRevision, 0);
+      return;
+    }
+    const { rowCount } =
+      expectedRevision === undefined
+        ? await this.query('delete', `DELETE FROM ${this.table} WHERE persistence_id = $1`, [key])
+        : await this.query('delete', `DELETE FROM ${this.table} WHERE persistence_id = $1 AND revision = $2`, [key, expectedRevision]);
+    if (expectedRevision !== undefined && rowCount === 0) throw new RevisionConflictError(key, expectedRevision, await this.revisionOf(key));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async revisionOf(key: string): Promise<number> {
+    return (await this.get(key))?.revision ?? 0;
+  }
+
+  private checkOpen(): undefined {
+    if (this.closed) throw new StoreClosedError('Postgres key-value store');
+    return undefined;
+  }
+
+  private query<R extends pg.QueryResultRow>(what: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    this.checkOpen();
+    return runQuery<R>(this.pool, (m, cause) => new KeyValueStoreFailureError(m, { cause }), `key-value ${what}`, sql, params);
+  }
+}
