@@ -1,7 +1,8 @@
 /**
  * `@cloudstate/cluster`: the embeddable toolkit. Today it holds the foundation (time,
- * randomness, errors, logging) and the persistence layer; membership (`Cluster`) and
- * `Sharding` join it as their layers land.
+ * randomness, errors, logging), cluster membership (`Cluster`, SWIM with Lifeguard) and the
+ * persistence layer; `Sharding` joins it when its layer lands.
  */
 export * from './core/index.js';
+export * from './cluster/index.js';
 export * from './persistence/index.js';
