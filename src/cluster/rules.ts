@@ -5,8 +5,15 @@
  * refute suspicion; older news is ignored; a suspicion is confirmed, not restarted, by more
  * accusers of the same incarnation. The runtime (./swim.ts) carries out the decision.
  */
-import type { Member, MembershipEvent } from './types.js';
-import type { Gossip } from './wire.js';
+import type { Member, MemberMeta, MembershipEvent } from './types.js';
+import type { Gossip, MemberDigest, WireMeta } from './wire.js';
+
+/** Metadata between its wire form and its in-memory form. */
+export const metaFromWire = (m: WireMeta): MemberMeta => ({ state: m.st, roles: [...m.roles], upSince: m.up });
+export const metaToWire = (m: MemberMeta): WireMeta => ({ st: m.state, roles: [...m.roles], up: m.upSince });
+
+const sameMeta = (a: MemberMeta, b: MemberMeta) =>
+  a.state === b.state && a.upSince === b.upSince && a.roles.length === b.roles.length && a.roles.every((r, i) => r === b.roles[i]);
 
 export type Decision =
   | { kind: 'ignore' }
@@ -42,10 +49,18 @@ export function decide(current: Member | undefined, self: Member, leaving: boole
   switch (g.t) {
     case 'alive': {
       if (current && g.inc <= current.incarnation) return IGNORE;
-      const event = !current || current.status === 'dead' || current.status === 'left' ? 'joined' : current.status === 'suspect' ? 'recovered' : undefined;
+      const meta = metaFromWire(g.meta);
+      const event =
+        !current || current.status === 'dead' || current.status === 'left'
+          ? 'joined'
+          : current.status === 'suspect'
+            ? 'recovered'
+            : sameMeta(current.meta, meta)
+              ? undefined
+              : 'updated';
       return {
         kind: 'update',
-        member: { id: g.id, address: g.addr, incarnation: g.inc, status: 'alive', since: event || !current ? now : current.since },
+        member: { id: g.id, address: g.addr, incarnation: g.inc, status: 'alive', since: event === 'updated' || !event ? (current?.since ?? now) : now, meta },
         event,
         gossip: g,
         suspicion: current?.status === 'suspect' ? 'cancel' : undefined,
@@ -81,10 +96,10 @@ export function decide(current: Member | undefined, self: Member, leaving: boole
  * suspicion (memberlist does the same): this node then probes the member itself rather than
  * trusting one peer's verdict, which keeps a confused peer from killing live members.
  */
-export function digestToGossip(d: { id: string; addr: string; inc: number; status: string }, from: string): Gossip {
+export function digestToGossip(d: MemberDigest, from: string): Gossip {
   switch (d.status) {
     case 'alive':
-      return { t: 'alive', id: d.id, addr: d.addr, inc: d.inc };
+      return { t: 'alive', id: d.id, addr: d.addr, inc: d.inc, meta: d.meta };
     case 'left':
       return { t: 'dead', id: d.id, inc: d.inc, from: d.id };
     default:

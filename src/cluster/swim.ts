@@ -13,10 +13,10 @@ import { BroadcastQueue } from './broadcasts.js';
 import type { SwimConfig } from './config.js';
 import { expectedConfirmations, minSuspicionTimeout } from './formulas.js';
 import { LocalHealth } from './health.js';
-import { decide, digestToGossip } from './rules.js';
+import { decide, digestToGossip, metaToWire } from './rules.js';
 import { Suspicion } from './suspicion.js';
-import type { Transport } from './transport.js';
-import type { Member, MembershipEvent } from './types.js';
+import type { StreamHandler, Transport } from './transport.js';
+import type { Member, MemberMeta, MembershipEvent } from './types.js';
 import { decodePacket, decodePushPull, encodePacket, encodePushPull, messageSize } from './wire.js';
 import type { Gossip, Message, PushPull } from './wire.js';
 
@@ -30,6 +30,10 @@ export interface SwimNodeOptions {
   scheduler: Scheduler;
   random: Random;
   logger?: Logger;
+  /** Streams peers open to this node (reliable messaging); passed to the transport on start. */
+  onStream?: StreamHandler;
+  /** This node's metadata at start (default: joining, no roles). */
+  meta?: MemberMeta;
 }
 
 export interface SwimStats {
@@ -61,7 +65,25 @@ export class SwimNode {
     this.log = o.logger ?? silentLogger;
     this.broadcasts = new BroadcastQueue(o.config.retransmitMult);
     this.health = new LocalHealth(o.config.awarenessMaxMultiplier);
-    this.table.set(o.id, { id: o.id, address: o.transport.address, incarnation: 0, status: 'alive', since: o.clock.monotonic() });
+    const meta = o.meta ?? { state: 'joining', roles: [], upSince: 0 };
+    this.table.set(o.id, { id: o.id, address: o.transport.address, incarnation: 0, status: 'alive', since: o.clock.monotonic(), meta });
+  }
+
+  /**
+   * Announces new metadata of this node (lifecycle state, roles, up time): raises the own
+   * incarnation so the news wins over everything said before, and gossips it. Emits `updated`
+   * for this node too, so local listeners see their own node's changes like anyone else's.
+   */
+  updateMeta(meta: MemberMeta): void {
+    const self = this.self;
+    const next: Member = { ...self, incarnation: self.incarnation + 1, meta };
+    this.table.set(this.id, next);
+    this.broadcasts.enqueue(this.aliveGossip(next));
+    this.events.emit('membership', { type: 'updated', member: next });
+  }
+
+  private aliveGossip(m: Member): Gossip {
+    return { t: 'alive', id: m.id, addr: m.address, inc: m.incarnation, meta: metaToWire(m.meta) };
   }
 
   get self(): Member {
@@ -88,6 +110,7 @@ export class SwimNode {
     this.o.transport.listen(
       (from, data) => this.onPacket(from, data),
       (from, data) => this.onExchange(from, data),
+      this.o.onStream,
     );
     const { config, scheduler } = this.o;
     const probeLoop = () => {
@@ -274,12 +297,12 @@ export class SwimNode {
         return;
       case 'refute': {
         this.table.set(this.id, { ...this.self, incarnation: d.incarnation });
-        this.broadcasts.enqueue({ t: 'alive', id: this.id, addr: this.o.transport.address, inc: d.incarnation });
+        this.broadcasts.enqueue(this.aliveGossip(this.self));
         this.health.apply(1);
         return;
       }
       case 'reassert':
-        this.broadcasts.enqueue({ t: 'alive', id: this.id, addr: this.o.transport.address, inc: this.self.incarnation });
+        this.broadcasts.enqueue(this.aliveGossip(this.self));
         return;
       case 'confirm':
         if (this.suspicions.get(g.id)?.confirm(d.from)) this.broadcasts.enqueue(g);
@@ -311,7 +334,7 @@ export class SwimNode {
   }
 
   private state(join: boolean): PushPull {
-    const members = [...this.table.values()].map((m) => ({ id: m.id, addr: m.address, inc: m.incarnation, status: m.status }));
+    const members = [...this.table.values()].map((m) => ({ id: m.id, addr: m.address, inc: m.incarnation, status: m.status, meta: metaToWire(m.meta) }));
     return { from: this.id, fromAddr: this.o.transport.address, join, members };
   }
 

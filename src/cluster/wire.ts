@@ -10,9 +10,16 @@
 
 export const WIRE_VERSION = 1;
 
+/** A member's own metadata on the wire: lifecycle state, roles, wall-clock ms it became up. */
+export interface WireMeta {
+  st: 'joining' | 'up' | 'leaving' | 'exiting';
+  roles: string[];
+  up: number;
+}
+
 /** What one member says about another (or itself): the gossip of SWIM. */
 export type Gossip =
-  | { t: 'alive'; id: string; addr: string; inc: number }
+  | { t: 'alive'; id: string; addr: string; inc: number; meta: WireMeta }
   | { t: 'suspect'; id: string; inc: number; from: string }
   | { t: 'dead'; id: string; inc: number; from: string };
 
@@ -36,6 +43,7 @@ export interface MemberDigest {
   addr: string;
   inc: number;
   status: 'alive' | 'suspect' | 'dead' | 'left';
+  meta: WireMeta;
 }
 
 export interface PushPull {
@@ -69,6 +77,14 @@ function parse(data: Uint8Array): Record<string, unknown> | undefined {
   }
 }
 
+const SELF_STATES = new Set(['joining', 'up', 'leaving', 'exiting']);
+
+function validMeta(m: unknown): m is WireMeta {
+  if (typeof m !== 'object' || m === null) return false;
+  const x = m as Record<string, unknown>;
+  return SELF_STATES.has(x.st as string) && isNat(x.up) && Array.isArray(x.roles) && x.roles.length <= 16 && x.roles.every((r) => isStr(r) && r.length <= 64);
+}
+
 function validMessage(m: unknown): m is Message {
   if (typeof m !== 'object' || m === null) return false;
   const x = m as Record<string, unknown>;
@@ -81,7 +97,7 @@ function validMessage(m: unknown): m is Message {
     case 'ping-req':
       return isNat(x.seq) && isStr(x.target) && isStr(x.targetAddr);
     case 'alive':
-      return isStr(x.id) && isStr(x.addr) && isNat(x.inc);
+      return isStr(x.id) && isStr(x.addr) && isNat(x.inc) && validMeta(x.meta);
     case 'suspect':
     case 'dead':
       return isStr(x.id) && isNat(x.inc) && isStr(x.from);
@@ -105,7 +121,7 @@ export function decodePushPull(data: Uint8Array): PushPull | undefined {
   if (!v || !isStr(v.from) || !isStr(v.fromAddr) || typeof v.join !== 'boolean' || !Array.isArray(v.members)) return undefined;
   const ok = v.members.every((m: unknown) => {
     const x = m as Record<string, unknown> | null;
-    return typeof x === 'object' && x !== null && isStr(x.id) && isStr(x.addr) && isNat(x.inc) && STATUSES.has(x.status as string);
+    return typeof x === 'object' && x !== null && isStr(x.id) && isStr(x.addr) && isNat(x.inc) && STATUSES.has(x.status as string) && validMeta(x.meta);
   });
   return ok ? { from: v.from, fromAddr: v.fromAddr, join: v.join, members: v.members as MemberDigest[] } : undefined;
 }

@@ -1,0 +1,85 @@
+/**
+ * Split-brain handling as a pure reducer (after Akka's Split Brain Resolver). SWIM alone lets
+ * both sides of a partition declare the other dead and carry on: two singletons, two writers.
+ * Here each node keeps a *reference set*, the members it believes make up the cluster (up,
+ * leaving or exiting; removed only by a graceful leave or by this node downing them), and asks
+ * the downing policy whether the members it can still reach may go on:
+ *
+ * - `keep-majority` (default): more than half of the reference set is reachable; on an exact
+ *   half, the side with the member of the lowest address survives.
+ * - `keep-oldest`: the side with the oldest member survives, unless the oldest is alone
+ *   (and at least three members are known), in which case the others survive.
+ * - `static-quorum`: at least `quorumSize` members are reachable (set it to more than half
+ *   the largest the cluster will be).
+ *
+ * With quorum, members SWIM declared dead are downed: they leave the reference set. Without
+ * it, nothing is downed (the reference set is kept, so the majority still counts as missing)
+ * and this node stops hosting singletons and shards until it regains quorum, which it does
+ * as soon as it reaches enough of the reference set again: no restart needed.
+ */
+import { byAge, type ClusterMember } from './lifecycle.js';
+
+export type DowningPolicy = { kind: 'keep-majority' } | { kind: 'keep-oldest' } | { kind: 'static-quorum'; quorumSize: number };
+
+export interface ReferenceMember {
+  readonly id: string;
+  readonly address: string;
+  readonly upSince: number;
+}
+
+export interface QuorumState {
+  /** The members this node believes make up the cluster, by id. */
+  readonly reference: ReadonlyMap<string, ReferenceMember>;
+}
+
+export interface QuorumDecision {
+  readonly state: QuorumState;
+  readonly hasQuorum: boolean;
+  /** Members to down now (SWIM declared them dead and this side survives). */
+  readonly down: readonly string[];
+}
+
+export const emptyQuorumState: QuorumState = { reference: new Map() };
+
+/** Whether the reachable part of `reference` may go on under `policy`. `reachable` holds ids. */
+export function survives(policy: DowningPolicy, reference: readonly ReferenceMember[], reachable: ReadonlySet<string>): boolean {
+  const n = reference.length;
+  const r = reference.filter((m) => reachable.has(m.id)).length;
+  if (n === 0) return true;
+  switch (policy.kind) {
+    case 'keep-majority': {
+      if (2 * r !== n) return 2 * r > n;
+      const lowest = [...reference].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.id < b.id ? -1 : 1))[0]!;
+      return reachable.has(lowest.id);
+    }
+    case 'keep-oldest': {
+      const oldest = [...reference].sort(byAge)[0]!;
+      const alone = n >= 3 && (reachable.has(oldest.id) ? r === 1 : r === n - 1);
+      return reachable.has(oldest.id) !== alone;
+    }
+    case 'static-quorum':
+      return r >= policy.quorumSize;
+  }
+}
+
+/**
+ * One step: folds the current view (every member this node knows, itself included) into the
+ * reference set and decides. Members SWIM has forgotten are still in the reference set and
+ * count as unreachable until this side downs them.
+ */
+export function decideQuorum(policy: DowningPolicy, state: QuorumState, view: readonly ClusterMember[], selfId: string): QuorumDecision {
+  const reference = new Map(state.reference);
+  for (const m of view) {
+    if (m.state === 'up' || m.state === 'leaving' || m.state === 'exiting') {
+      if (m.liveness !== 'dead' || reference.has(m.id)) reference.set(m.id, { id: m.id, address: m.address, upSince: m.upSince });
+    } else if (m.state === 'removed' || m.state === 'down') {
+      reference.delete(m.id);
+    }
+  }
+  const byId = new Map(view.map((m) => [m.id, m]));
+  const reachable = new Set([...reference.keys()].filter((id) => id === selfId || byId.get(id)?.reachable === true));
+  const hasQuorum = survives(policy, [...reference.values()], reachable);
+  const down = hasQuorum ? [...reference.keys()].filter((id) => id !== selfId && (byId.get(id)?.liveness ?? 'dead') === 'dead') : [];
+  for (const id of down) reference.delete(id);
+  return { state: { reference }, hasQuorum, down };
+}

@@ -1,0 +1,135 @@
+// The pure decisions above SWIM: membership rules with metadata, the member lifecycle, the
+// split-brain policies and where a singleton lives. Table-driven.
+import t from 'tap';
+import { byAge, lifecycleEvents, toClusterMember } from '../../../src/cluster/lifecycle.js';
+import type { ClusterMember } from '../../../src/cluster/lifecycle.js';
+import { decide } from '../../../src/cluster/rules.js';
+import { mayHost, singletonTarget } from '../../../src/cluster/singleton-rules.js';
+import { decideQuorum, emptyQuorumState, survives } from '../../../src/cluster/split-brain.js';
+import type { DowningPolicy, ReferenceMember } from '../../../src/cluster/split-brain.js';
+import type { Member, MemberMeta } from '../../../src/cluster/types.js';
+import type { WireMeta } from '../../../src/cluster/wire.js';
+
+const up: MemberMeta = { state: 'up', roles: ['a'], upSince: 100 };
+const wireUp: WireMeta = { st: 'up', roles: ['a'], up: 100 };
+const member = (over: Partial<Member> = {}): Member => ({ id: 'm', address: 'h:1', incarnation: 1, status: 'alive', since: 0, meta: up, ...over });
+const self = member({ id: 'self', address: 'h:0' });
+
+t.test('rules: alive gossip with new metadata is an update; the same metadata is silent', async (t) => {
+  const cases: [string, Member | undefined, WireMeta, number, string | undefined][] = [
+    ['a new member joins', undefined, wireUp, 1, 'joined'],
+    ['higher incarnation, same meta: no event', member(), wireUp, 2, undefined],
+    ['higher incarnation, new state: updated', member(), { ...wireUp, st: 'leaving' }, 2, 'updated'],
+    ['higher incarnation, new roles: updated', member(), { ...wireUp, roles: ['b'] }, 2, 'updated'],
+    ['a suspect that refutes: recovered', member({ status: 'suspect' }), wireUp, 2, 'recovered'],
+    ['a dead member back with a new incarnation: joined', member({ status: 'dead' }), wireUp, 2, 'joined'],
+  ];
+  for (const [name, current, meta, inc, event] of cases) {
+    const d = decide(current, self, false, { t: 'alive', id: 'm', addr: 'h:1', inc, meta }, 5);
+    t.equal(d.kind, 'update', name);
+    if (d.kind === 'update') {
+      t.equal(d.event, event, `${name}: event`);
+      t.equal(d.member.meta.state, meta.st, `${name}: state carried`);
+    }
+  }
+  t.equal(decide(member(), self, false, { t: 'alive', id: 'm', addr: 'h:1', inc: 1, meta: { ...wireUp, st: 'leaving' } }, 5).kind, 'ignore', 'same incarnation: old news');
+});
+
+t.test('lifecycle: state and reachability from SWIM status and announced state', async (t) => {
+  const cases: [string, Member, boolean, ClusterMember['state'], boolean][] = [
+    ['alive, up', member(), false, 'up', true],
+    ['suspect, up: unreachable but still up', member({ status: 'suspect' }), false, 'up', false],
+    ['dead, not downed: still up, unreachable', member({ status: 'dead' }), false, 'up', false],
+    ['dead and downed', member({ status: 'dead' }), true, 'down', false],
+    ['left: removed', member({ status: 'left', meta: { ...up, state: 'exiting' } }), false, 'removed', false],
+    ['alive, leaving', member({ meta: { ...up, state: 'leaving' } }), false, 'leaving', true],
+    ['alive, joining', member({ meta: { state: 'joining', roles: [], upSince: 0 } }), false, 'joining', true],
+  ];
+  for (const [name, m, downed, state, reachable] of cases) {
+    const c = toClusterMember(m, downed);
+    t.same([c.state, c.reachable], [state, reachable], name);
+  }
+});
+
+t.test('lifecycle: events for each transition', async (t) => {
+  const c = (state: ClusterMember['state'], reachable = true): ClusterMember => ({ id: 'm', address: 'h:1', state, reachable, liveness: 'alive', roles: [], upSince: 1 });
+  const cases: [string, ClusterMember | undefined, ClusterMember | undefined, string[]][] = [
+    ['first seen joining', undefined, c('joining'), ['member-joining']],
+    ['first seen up', undefined, c('up'), ['member-up']],
+    ['joining → up', c('joining'), c('up'), ['member-up']],
+    ['up → unreachable', c('up'), c('up', false), ['unreachable']],
+    ['unreachable → reachable', c('up', false), c('up'), ['reachable']],
+    ['up → leaving → (exiting)', c('up'), c('leaving'), ['member-leaving']],
+    ['exiting → removed', c('exiting'), c('removed', false), ['member-removed']],
+    ['unreachable → down (then removed)', c('up', false), c('down', false), ['member-down', 'member-removed']],
+    ['forgotten after a down: nothing more', c('down', false), undefined, []],
+    ['forgotten while up: removed', c('up', false), undefined, ['member-removed']],
+    ['no change', c('up'), c('up'), []],
+  ];
+  for (const [name, prev, next, types] of cases) t.same(lifecycleEvents(prev, next).map((e) => e.type), types, name);
+});
+
+const ref = (id: string, address: string, upSince: number): ReferenceMember => ({ id, address, upSince });
+const five = [ref('a', 'h:1', 10), ref('b', 'h:2', 20), ref('c', 'h:3', 30), ref('d', 'h:4', 40), ref('e', 'h:5', 50)];
+const four = five.slice(0, 4);
+
+t.test('split brain: which side survives, per policy', async (t) => {
+  const majority: DowningPolicy = { kind: 'keep-majority' };
+  const oldest: DowningPolicy = { kind: 'keep-oldest' };
+  const cases: [string, DowningPolicy, ReferenceMember[], string[], boolean][] = [
+    ['majority: 3 of 5', majority, five, ['c', 'd', 'e'], true],
+    ['majority: 2 of 5', majority, five, ['a', 'b'], false],
+    ['majority: 2 of 4 with the lowest address', majority, four, ['a', 'd'], true],
+    ['majority: 2 of 4 without it', majority, four, ['b', 'c'], false],
+    ['majority: all', majority, five, ['a', 'b', 'c', 'd', 'e'], true],
+    ['oldest: the side with the oldest', oldest, five, ['a', 'b'], true],
+    ['oldest: the side without it', oldest, five, ['c', 'd', 'e'], false],
+    ['oldest: the oldest alone goes down', oldest, five, ['a'], false],
+    ['oldest: ... and the rest survive', oldest, five, ['b', 'c', 'd', 'e'], true],
+    ['oldest: two members, the oldest alone survives', oldest, five.slice(0, 2), ['a'], true],
+    ['static quorum 3: 3 reachable', { kind: 'static-quorum', quorumSize: 3 }, five, ['a', 'b', 'e'], true],
+    ['static quorum 3: 2 reachable', { kind: 'static-quorum', quorumSize: 3 }, five, ['d', 'e'], false],
+  ];
+  for (const [name, policy, reference, reachable, expected] of cases) t.equal(survives(policy, reference, new Set(reachable)), expected, name);
+});
+
+t.test('split brain: the reducer downs the dead only on the surviving side, and keeps the reference otherwise', async (t) => {
+  const cm = (id: string, liveness: Member['status'], reachable: boolean, upSince: number): ClusterMember => ({ id, address: `h:${id}`, state: 'up', reachable, liveness, roles: [], upSince });
+  const all = ['a', 'b', 'c', 'd', 'e'].map((id, i) => cm(id, 'alive', true, i + 1));
+  let d = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'a');
+  t.same([d.hasQuorum, d.down, d.state.reference.size], [true, [], 5], 'everyone up: quorum, nothing to down');
+
+  // a and b are cut off from c, d, e. On a's side, c, d, e turn dead: no quorum, nothing downed.
+  const minority = [...all.slice(0, 2), ...all.slice(2).map((m) => cm(m.id, 'dead', false, m.upSince))];
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, minority, 'a');
+  t.same([d.hasQuorum, d.down, d.state.reference.size], [false, [], 5], 'minority: no quorum, nobody downed');
+  // SWIM forgets c, d, e: still in the reference, still missing.
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, all.slice(0, 2), 'a');
+  t.same([d.hasQuorum, d.state.reference.size], [false, 5], 'forgotten members still count as missing');
+  // The partition heals.
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, all, 'a');
+  t.ok(d.hasQuorum, 'quorum regained once the majority is reachable again');
+
+  // On c's side, a and b are dead: quorum, both downed and dropped from the reference.
+  const majority = [...all.slice(0, 2).map((m) => cm(m.id, 'dead', false, m.upSince)), ...all.slice(2)];
+  const m = decideQuorum({ kind: 'keep-majority' }, decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'c').state, majority, 'c');
+  t.same([m.hasQuorum, [...m.down].sort(), m.state.reference.size], [true, ['a', 'b'], 3], 'majority: quorum, the dead downed');
+  // Suspects are not downed: SWIM's suspicion has not run out.
+  const s = decideQuorum({ kind: 'keep-majority' }, m.state, [...all.slice(2, 4), cm('e', 'suspect', false, 5)], 'c');
+  t.same([s.hasQuorum, s.down], [true, []], 'a suspect is unreachable, not downed');
+});
+
+t.test('singleton: on the oldest up (or leaving) member of the role', async (t) => {
+  const c = (id: string, state: ClusterMember['state'], upSince: number, roles: string[] = []): ClusterMember => ({ id, address: `h:${id}`, state, reachable: true, liveness: 'alive', roles, upSince });
+  const members = [c('b', 'up', 20), c('a', 'up', 10), c('c', 'up', 30, ['x']), c('j', 'joining', 0)];
+  t.equal(singletonTarget(members, undefined)?.id, 'a', 'the oldest');
+  t.equal(singletonTarget(members, 'x')?.id, 'c', 'the oldest of the role');
+  t.equal(singletonTarget(members, 'y'), undefined, 'no member of the role');
+  t.equal(singletonTarget([c('a', 'leaving', 10), c('b', 'up', 20)], undefined)?.id, 'a', 'a leaving oldest still holds it until it exits');
+  t.equal(singletonTarget([c('a', 'exiting', 10), c('b', 'up', 20)], undefined)?.id, 'b', 'then the next oldest');
+  t.ok(mayHost(c('a', 'up', 10), members, undefined, true), 'the oldest hosts');
+  t.notOk(mayHost(c('a', 'up', 10), members, undefined, false), 'not without quorum');
+  t.notOk(mayHost(c('b', 'up', 20), members, undefined, true), 'not a younger one');
+  t.notOk(mayHost(c('a', 'leaving', 10), [c('a', 'leaving', 10)], undefined, true), 'not while leaving');
+  t.same([...members].sort(byAge).map((m) => m.id), ['a', 'b', 'c', 'j'], 'age order: members not up last');
+});
