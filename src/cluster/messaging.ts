@@ -6,8 +6,8 @@
  * the next connection, in order). Whoever needs more (acknowledgements, retries, idempotence)
  * builds it on top.
  *
- * Under load, messages queued while the connection is busy (or in the same tick as one just
- * written) go out together in one batch frame; one message alone is written at once. A peer's
+ * Under load, messages queued while the connection is busy (or in the same synchronous run as
+ * one just written) go out together in one batch frame; one message alone is written at once. A peer's
  * queue is bounded in bytes: past the bound, `send` waits (back-pressure) instead of growing
  * memory. A receiver refuses a stream whose hello names another member id than its own (a
  * process restarted at an address is a new member and must not get its predecessor's mail).
@@ -100,7 +100,7 @@ interface Link {
   attempt: number;
   openedAt: number;
   everOpened: boolean;
-  /** A flush is scheduled for the end of this tick: sends until then join the next batch. */
+  /** A flush is queued for the end of this synchronous run: sends until then join one batch. */
   tickPending: boolean;
   timer: Cancellable | undefined;
 }
@@ -232,15 +232,19 @@ export class Messenger {
     return link;
   }
 
-  /** New mail for `link`: connect if idle; write at once unless a write already happened this tick. */
+  /**
+   * New mail for `link`: connect if idle; otherwise write at once, unless a write already
+   * happened in this synchronous run, whose later sends then go out together in one batch when
+   * it ends (a microtask, not a timer: no added latency, and deterministic under virtual time).
+   */
   private kick(link: Link): void {
     if (link.state === 'idle') return this.connect(link);
     if (link.state !== 'open' || !link.writable || link.tickPending) return;
     this.flush(link);
     link.tickPending = true;
-    this.o.scheduler.schedule(0, () => {
+    queueMicrotask(() => {
       link.tickPending = false;
-      if (link.queue.length > 0) this.kick(link);
+      if (link.state === 'open' && link.queue.length > 0) this.flush(link);
     });
   }
 
