@@ -1,24 +1,38 @@
 /**
- * `Cluster`: the membership layer as an application uses it. It binds the transport, runs a
- * SWIM node, joins the cluster through seed addresses (a static `host:port` list, or names
- * that DNS resolves to many addresses, such as a headless Kubernetes Service), and reports
- * membership changes as typed events. Time, randomness and the transport can be injected
- * (simulation); the defaults are the real ones.
+ * `Cluster`: the membership layer as an application uses it. It binds the transport (wrapped
+ * in encryption when a keyring is given), runs a SWIM node, joins the cluster through seed
+ * addresses (a static `host:port` list, or names that DNS resolves to many addresses, such as
+ * a headless Kubernetes Service), announces itself up, and reports the member lifecycle
+ * (./lifecycle.ts), reachability and quorum (./split-brain.ts) as typed events. It carries
+ * reliable messages between members (./messaging.ts) and hosts cluster singletons
+ * (./singleton.ts). Time, randomness and the transport can be injected (simulation); the
+ * defaults are the real ones.
  *
  * Seeds: a node whose own address is the first seed forms a new cluster when no other seed
  * answers (as Akka's first seed node does); every other node keeps trying its seeds, with
- * backoff, until one answers.
+ * backoff, until one answers. A node that lost quorum keeps trying to reach the members it
+ * lost, so a partition heals even after SWIM has forgotten the other side.
  */
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'eventemitter3';
-import { SeededRandom, describeError, silentLogger, systemClock, systemScheduler } from '../core/index.js';
-import type { Clock, Logger, Random, Scheduler } from '../core/index.js';
+import { CloudstateError, SeededRandom, describeError, silentLogger, systemClock, systemScheduler } from '../core/index.js';
+import type { Cancellable, Clock, Logger, Random, Scheduler } from '../core/index.js';
 import { presets } from './config.js';
 import type { SwimConfig } from './config.js';
+import type { Keyring } from './keyring.js';
+import type { ClusterMember } from './lifecycle.js';
+import { Messenger } from './messaging.js';
+import type { Peer } from './messaging.js';
+import { ClusterSingleton } from './singleton.js';
+import type { SingletonOptions } from './singleton.js';
+import type { DowningPolicy } from './split-brain.js';
 import { SwimNode } from './swim.js';
 import type { Transport } from './transport.js';
+import { secureTransport } from './transports/secure.js';
 import { UdpTcpTransport, splitAddress } from './transports/udp-tcp.js';
-import type { Member, MembershipEvent } from './types.js';
+import type { MembershipEvent, SelfState } from './types.js';
+import { MembershipView } from './view.js';
+import type { ViewEvents } from './view.js';
 
 export interface ClusterOptions {
   /** Address to bind and announce (default 127.0.0.1). */
@@ -31,6 +45,21 @@ export interface ClusterOptions {
   preset?: keyof typeof presets;
   /** Overrides of single settings of the preset. */
   config?: Partial<SwimConfig>;
+  /** This node's roles (singletons and shards can be limited to a role). */
+  roles?: readonly string[];
+  /** Split-brain policy (default keep-majority); see ./split-brain.ts. */
+  downing?: DowningPolicy;
+  /**
+   * How long the set of unreachable members must stay the same before members SWIM declared
+   * dead are downed, ms (default 20 probe intervals: 20 s with `lan`, as Akka's SBR, and 2 s with
+   * `local`). It must exceed the time SWIM takes to notice every member of the other side of a
+   * partition, or a minority that has noticed only some of them may believe it is a majority.
+   */
+  stableAfterMs?: number;
+  /** Encrypts and authenticates all cluster traffic with these keys (every member needs the same keyring). */
+  keyring?: Keyring;
+  /** Bound on bytes queued for one peer before `sendReliable` waits (default 8 MiB). */
+  maxQueuedBytesPerPeer?: number;
   /** This node's id (default: address plus a random suffix, unique per start). */
   id?: string;
   transport?: Transport;
@@ -40,68 +69,169 @@ export interface ClusterOptions {
   logger?: Logger;
 }
 
-type Events = {
-  [K in MembershipEvent['type']]: [member: Member];
-} & { membership: [event: MembershipEvent] };
+export type ClusterEvents = ViewEvents & {
+  /** SWIM's liveness events underneath the lifecycle (joined, suspected, recovered, updated, failed, left). */
+  membership: [event: MembershipEvent];
+};
 
-export class Cluster extends EventEmitter<Events> {
-  /** Resolves once this node is part of a cluster (joined through a seed, or formed one). */
+export class Cluster extends EventEmitter<ClusterEvents> {
+  /** Resolves once this node is up in a cluster (joined through a seed, or formed one). */
   readonly joined: Promise<void>;
   private stopped = false;
+  private readonly leaveHooks = new Set<() => Promise<void>>();
+  private readonly singletons = new Set<ClusterSingleton<never, unknown>>();
+  private readonly rejoinTimer: Cancellable;
+  private rejoining = false;
+  /** Joined once (the seeds answered, or this node formed the cluster). */
+  private isUp = false;
+  /** See `comeBackUp`. */
+  private hostingAllowed = true;
 
   private constructor(
     private readonly node: SwimNode,
+    private readonly view: MembershipView,
+    private readonly messenger: Messenger,
     private readonly transport: Transport,
     private readonly options: ClusterOptions,
-    private readonly scheduler: Scheduler,
-    private readonly log: Logger,
+    private readonly env: { clock: Clock; scheduler: Scheduler; config: SwimConfig; log: Logger },
   ) {
     super();
-    node.events.on('membership', (e) => {
+    node.events.on('membership', (e) => this.emit('membership', e));
+    view.on('change', (e) => {
+      if (e.type === 'member-removed') messenger.forget(e.member.id);
       this.emit(e.type, e.member);
-      this.emit('membership', e);
+      this.emit('change', e);
     });
-    this.joined = this.joinSeeds();
+    // A node that lost quorum, or learns it was declared dead, hosts nothing until it has
+    // announced a fresh up time: it then counts as the youngest member, so coming back from
+    // the losing side of a partition, or from a long pause, never takes a singleton from the
+    // members that carried on without it.
+    view.on('quorum-lost', () => {
+      env.log.warn({ unreachable: view.unreachableReference().map((m) => m.id) }, 'quorum lost: not hosting singletons until the cluster is reachable again');
+      this.hostingAllowed = false;
+      this.emit('quorum-lost');
+    });
+    view.on('quorum-regained', () => {
+      env.log.info('quorum regained');
+      this.comeBackUp();
+      this.emit('quorum-regained');
+    });
+    node.events.on('declared-dead', () => {
+      env.log.warn('this node was declared dead by others and refuted: handing over, then coming back up as the youngest member');
+      this.hostingAllowed = false;
+      for (const s of this.singletons) s.reconcile();
+      void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => this.comeBackUp());
+    });
+    this.rejoinTimer = env.scheduler.scheduleRepeatedly(env.config.pushPullIntervalMs, env.config.pushPullIntervalMs, () => void this.rejoinLost());
+    this.joined = this.joinSeeds().then(() => {
+      this.isUp = true;
+      if (this.stopped) return;
+      if (view.hasQuorum) this.announce('up');
+      else this.hostingAllowed = false; // up once quorum is there (comeBackUp)
+    });
     this.joined.catch(() => undefined);
   }
 
   /** Binds, starts the membership protocol and begins joining the seeds. */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const transport = options.transport ?? (await UdpTcpTransport.bind({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }));
+    const bound = options.transport ?? (await UdpTcpTransport.bind({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }));
+    const transport = options.keyring ? secureTransport(bound, options.keyring) : bound;
     const random = options.random ?? SeededRandom.fromEntropy();
+    const clock = options.clock ?? systemClock;
     const scheduler = options.scheduler ?? systemScheduler;
     const config = { ...presets[options.preset ?? 'lan'], ...options.config };
     const id = options.id ?? `${transport.address}#${random.int(2 ** 31).toString(36)}`;
     const log = options.logger ?? silentLogger;
-    const node = new SwimNode({ id, transport, config, clock: options.clock ?? systemClock, scheduler, random, logger: log });
+    const messenger = new Messenger({ transport, selfId: id, clock, scheduler, logger: log, maxQueuedBytesPerPeer: options.maxQueuedBytesPerPeer });
+    const meta = { state: 'joining' as const, roles: [...(options.roles ?? [])], upSince: 0 };
+    const node = new SwimNode({ id, transport, config, clock, scheduler, random, logger: log, onStream: messenger.onStream, meta });
+    const stableAfterMs = options.stableAfterMs ?? 20 * config.probeIntervalMs;
+    const view = new MembershipView(node, options.downing ?? { kind: 'keep-majority' }, clock, scheduler, config.probeIntervalMs, stableAfterMs);
     node.start();
-    return new Cluster(node, transport, options, scheduler, log);
+    return new Cluster(node, view, messenger, transport, options, { clock, scheduler, config, log });
   }
 
-  get self(): Member {
-    return this.node.self;
+  /** This node as the cluster sees it. */
+  get self(): ClusterMember {
+    return this.view.self;
   }
 
   get address(): string {
     return this.transport.address;
   }
 
-  /** Known members, this node included, with their status. */
-  members(): Member[] {
-    return this.node.members();
+  /** Members not removed or downed, this node included: lifecycle state, reachability, roles, age. */
+  members(): ClusterMember[] {
+    return this.view.members();
   }
 
-  /** Members currently alive (this node included). */
-  alive(): Member[] {
-    return this.node.members().filter((m) => m.status === 'alive');
+  /** Members that are up and reachable (this node included once it is up). */
+  upMembers(): ClusterMember[] {
+    return this.view.members().filter((m) => m.state === 'up' && m.reachable);
   }
 
-  /** Leaves gracefully: the others see a leave, not a failure. */
-  async leave(waitMs = 1000): Promise<void> {
+  /** False while this node is on the losing side of a partition: it hosts no singleton then. */
+  get hasQuorum(): boolean {
+    return this.view.hasQuorum;
+  }
+
+  /** SWIM's packet counters (packets in and out, malformed packets dropped). */
+  get swimStats(): SwimNode['stats'] {
+    return this.node.stats;
+  }
+
+  /** Reliable messaging counters. */
+  get messagingStats(): Messenger['stats'] {
+    return this.messenger.stats;
+  }
+
+  /**
+   * Sends `payload` on `topic` to a member, reliably over a persistent connection: ordered per
+   * sender and receiver, at most once, waiting (back-pressure) while the peer's queue is full.
+   */
+  async sendReliable(to: string | Peer, topic: string, payload: Uint8Array): Promise<void> {
+    const peer = typeof to === 'string' ? this.view.member(to) : to;
+    if (!peer || (typeof to === 'string' && (peer as ClusterMember).state === 'removed')) {
+      throw new CloudstateError('ERR_CLUSTER_UNKNOWN_MEMBER', `no member ${String(typeof to === 'string' ? to : to.id)} in this cluster`);
+    }
+    await this.messenger.send({ id: peer.id, address: peer.address }, topic, payload);
+  }
+
+  /** Handles messages on `topic` from any member; returns an unsubscribe function. */
+  onMessage(topic: string, handler: (from: Peer, payload: Uint8Array) => void): () => void {
+    return this.messenger.on(topic, handler);
+  }
+
+  /**
+   * A cluster singleton: `create` runs on the oldest up member with `role`, and the returned
+   * handle's `tell`/`ask` reach it from any node. Nodes that only call it omit `create`.
+   */
+  singleton<M = unknown, R = unknown>(options: SingletonOptions<M, R>): ClusterSingleton<M, R> {
+    const s = new ClusterSingleton<M, R>(this.view, this.messenger, this.env.scheduler, options, this.env.log, () => this.hostingAllowed);
+    this.singletons.add(s as unknown as ClusterSingleton<never, unknown>);
+    this.leaveHooks.add(() => s.whenStopped());
+    return s;
+  }
+
+  /** Work to finish before this node exits on a graceful leave (hand-off); runs while the node is `leaving`. */
+  onLeave(hook: () => Promise<void>): void {
+    this.leaveHooks.add(hook);
+  }
+
+  /**
+   * Leaves gracefully: announces `leaving` (singletons hand over, leave hooks run, up to
+   * `handOffTimeoutMs`), then `exiting`, then leaves SWIM; the others see a leave, not a failure.
+   */
+  async leave(waitMs = 1000, handOffTimeoutMs = 30_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.announce('leaving');
+    const hooks = Promise.allSettled([...this.leaveHooks].map((h) => h()));
+    await Promise.race([hooks, this.env.scheduler.sleep(handOffTimeoutMs)]);
+    this.announce('exiting');
+    await this.env.scheduler.sleep(Math.min(waitMs, this.env.config.probeIntervalMs * 2));
     await this.node.leave(waitMs);
-    await this.transport.close();
+    await this.close();
   }
 
   /** Stops at once, without telling anyone (they will detect a failure). */
@@ -109,7 +239,45 @@ export class Cluster extends EventEmitter<Events> {
     if (this.stopped) return;
     this.stopped = true;
     this.node.stop();
+    await this.close();
+  }
+
+  private async close(): Promise<void> {
+    this.rejoinTimer.cancel();
+    this.view.stop();
+    await Promise.allSettled([...this.singletons].map((s) => s.close()));
+    await this.messenger.close();
     await this.transport.close();
+  }
+
+  private announce(state: SelfState, freshUpSince = false): void {
+    const self = this.node.self;
+    const upSince = state === 'up' && (freshUpSince || self.meta.upSince === 0) ? Math.floor(this.env.clock.now()) : self.meta.upSince;
+    this.node.updateMeta({ ...self.meta, state, upSince });
+  }
+
+  /** After a lost quorum or a death verdict: once quorum is back, announce a fresh up time, then host again. */
+  private comeBackUp(): void {
+    if (this.hostingAllowed || this.stopped || !this.isUp || !this.view.hasQuorum) return;
+    this.announce('up', true);
+    this.hostingAllowed = true;
+    for (const s of this.singletons) s.reconcile();
+  }
+
+  /** While members of the reference set are unreachable, tries to exchange state with them (heals partitions SWIM gave up on). */
+  private async rejoinLost(): Promise<void> {
+    if (this.stopped || this.rejoining || !this.isUp) return;
+    const lost = this.view.unreachableReference().filter((m) => this.node.member(m.id)?.status !== 'suspect');
+    if (lost.length === 0) return;
+    this.rejoining = true;
+    try {
+      await this.node.join(lost.map((m) => m.address));
+      this.env.log.info({ reached: lost.map((m) => m.id) }, 'reached members believed lost');
+    } catch (err) {
+      this.env.log.debug({ err: describeError(err) }, 'lost members still unreachable');
+    } finally {
+      this.rejoining = false;
+    }
   }
 
   private async joinSeeds(): Promise<void> {
@@ -124,11 +292,11 @@ export class Cluster extends EventEmitter<Events> {
           return;
         }
       } catch (err) {
-        this.log.info({ attempt, err: describeError(err) }, 'no seed answered yet');
+        this.env.log.info({ attempt, err: describeError(err) }, 'no seed answered yet');
       }
       // The first seed forms the cluster when no one else is there.
       if (addresses[0] === this.transport.address || others.length === 0) return;
-      await this.scheduler.sleep(backoff);
+      await this.env.scheduler.sleep(backoff);
     }
   }
 }

@@ -47,6 +47,9 @@ export interface LifecycleEvent {
   readonly member: ClusterMember;
 }
 
+/** The graceful path, in order; a member seen further along it passed the steps between. */
+const GRACEFUL: readonly MemberState[] = ['joining', 'up', 'leaving', 'exiting', 'removed'];
+
 /** The lifecycle view of a SWIM member; `downed` is this node's verdict (./split-brain.ts). */
 export function toClusterMember(m: Member, downed: boolean): ClusterMember {
   const base = { id: m.id, address: m.address, liveness: m.status, roles: m.meta.roles, upSince: m.meta.upSince };
@@ -64,6 +67,11 @@ export function lifecycleEvents(prev: ClusterMember | undefined, next: ClusterMe
   if (!next) return prev && prev.state !== 'removed' && prev.state !== 'down' ? [{ type: 'member-removed', member: { ...prev, state: 'removed', reachable: false } }] : [];
   const out: LifecycleEvent[] = [];
   if (!prev || prev.state !== next.state) {
+    // Gossip keeps only the newest news, so a step of a graceful leave can be skipped here:
+    // listeners still see the whole path, up → leaving → exiting → removed.
+    const from = prev ? GRACEFUL.indexOf(prev.state) : -1;
+    const to = GRACEFUL.indexOf(next.state);
+    if (from >= 1 && to > from + 1) for (const state of GRACEFUL.slice(from + 1, to)) out.push({ type: `member-${state}`, member: { ...next, state } });
     out.push({ type: `member-${next.state}`, member: next });
     if (next.state === 'down') out.push({ type: 'member-removed', member: { ...next, state: 'removed' } });
   }

@@ -12,7 +12,10 @@
  * - `static-quorum`: at least `quorumSize` members are reachable (set it to more than half
  *   the largest the cluster will be).
  *
- * With quorum, members SWIM declared dead are downed: they leave the reference set. Without
+ * With quorum, members SWIM declared dead are downed once the picture has been stable for
+ * `stableAfterMs` (the same unreachable members, the same verdict), as Akka's `stable-after`:
+ * a side that just regained quorum first gives SWIM time to learn who is back before it downs
+ * anyone, so two healed sides never down each other. Downed members leave the reference set. Without
  * it, nothing is downed (the reference set is kept, so the majority still counts as missing)
  * and this node stops hosting singletons and shards until it regains quorum, which it does
  * as soon as it reaches enough of the reference set again: no restart needed.
@@ -30,6 +33,9 @@ export interface ReferenceMember {
 export interface QuorumState {
   /** The members this node believes make up the cluster, by id. */
   readonly reference: ReadonlyMap<string, ReferenceMember>;
+  /** The unreachable members and the verdict when they last changed, and when (ms, the caller's clock). */
+  readonly signature: string;
+  readonly changedAt: number;
 }
 
 export interface QuorumDecision {
@@ -39,7 +45,7 @@ export interface QuorumDecision {
   readonly down: readonly string[];
 }
 
-export const emptyQuorumState: QuorumState = { reference: new Map() };
+export const emptyQuorumState: QuorumState = { reference: new Map(), signature: '', changedAt: 0 };
 
 /** Whether the reachable part of `reference` may go on under `policy`. `reachable` holds ids. */
 export function survives(policy: DowningPolicy, reference: readonly ReferenceMember[], reachable: ReadonlySet<string>): boolean {
@@ -65,9 +71,16 @@ export function survives(policy: DowningPolicy, reference: readonly ReferenceMem
 /**
  * One step: folds the current view (every member this node knows, itself included) into the
  * reference set and decides. Members SWIM has forgotten are still in the reference set and
- * count as unreachable until this side downs them.
+ * count as unreachable until this side downs them. `now` and `stableAfterMs` in ms.
  */
-export function decideQuorum(policy: DowningPolicy, state: QuorumState, view: readonly ClusterMember[], selfId: string): QuorumDecision {
+export function decideQuorum(
+  policy: DowningPolicy,
+  state: QuorumState,
+  view: readonly ClusterMember[],
+  selfId: string,
+  now: number,
+  stableAfterMs: number,
+): QuorumDecision {
   const reference = new Map(state.reference);
   for (const m of view) {
     if (m.state === 'up' || m.state === 'leaving' || m.state === 'exiting') {
@@ -79,7 +92,10 @@ export function decideQuorum(policy: DowningPolicy, state: QuorumState, view: re
   const byId = new Map(view.map((m) => [m.id, m]));
   const reachable = new Set([...reference.keys()].filter((id) => id === selfId || byId.get(id)?.reachable === true));
   const hasQuorum = survives(policy, [...reference.values()], reachable);
-  const down = hasQuorum ? [...reference.keys()].filter((id) => id !== selfId && (byId.get(id)?.liveness ?? 'dead') === 'dead') : [];
+  const signature = `${hasQuorum}:${[...reference.keys()].filter((id) => !reachable.has(id)).sort().join(',')}`;
+  const changedAt = signature === state.signature ? state.changedAt : now;
+  const stable = now - changedAt >= stableAfterMs;
+  const down = hasQuorum && stable ? [...reference.keys()].filter((id) => id !== selfId && (byId.get(id)?.liveness ?? 'dead') === 'dead') : [];
   for (const id of down) reference.delete(id);
-  return { state: { reference }, hasQuorum, down };
+  return { state: { reference, signature, changedAt }, hasQuorum, down };
 }

@@ -43,7 +43,12 @@ export interface SwimStats {
 }
 
 export class SwimNode {
-  readonly events = new EventEmitter<{ membership: [MembershipEvent] }>();
+  /**
+   * `membership`: a change of another member (or this node's own metadata). `declared-dead`:
+   * someone declared this node dead and it refuted; the others may have taken over its work
+   * meanwhile (the layer above treats it like a lost quorum).
+   */
+  readonly events = new EventEmitter<{ membership: [MembershipEvent]; 'declared-dead': [] }>();
   readonly stats: SwimStats = { packetsIn: 0, packetsOut: 0, malformed: 0 };
   readonly id: string;
   private readonly table = new Map<string, Member>();
@@ -296,6 +301,7 @@ export class SwimNode {
       case 'ignore':
         return;
       case 'refute': {
+        if (g.t === 'dead') this.events.emit('declared-dead');
         this.table.set(this.id, { ...this.self, incarnation: d.incarnation });
         this.broadcasts.enqueue(this.aliveGossip(this.self));
         this.health.apply(1);

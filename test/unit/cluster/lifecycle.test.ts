@@ -61,6 +61,9 @@ t.test('lifecycle: events for each transition', async (t) => {
     ['unreachable → reachable', c('up', false), c('up'), ['reachable']],
     ['up → leaving → (exiting)', c('up'), c('leaving'), ['member-leaving']],
     ['exiting → removed', c('exiting'), c('removed', false), ['member-removed']],
+    ['up → exiting: the skipped step is filled in', c('up'), c('exiting'), ['member-leaving', 'member-exiting']],
+    ['up → removed (a leave seen late)', c('up'), c('removed', false), ['member-leaving', 'member-exiting', 'member-removed']],
+    ['joining → removed: a member that never was up just goes', c('joining'), c('removed', false), ['member-removed']],
     ['unreachable → down (then removed)', c('up', false), c('down', false), ['member-down', 'member-removed']],
     ['forgotten after a down: nothing more', c('down', false), undefined, []],
     ['forgotten while up: removed', c('up', false), undefined, ['member-removed']],
@@ -96,26 +99,31 @@ t.test('split brain: which side survives, per policy', async (t) => {
 t.test('split brain: the reducer downs the dead only on the surviving side, and keeps the reference otherwise', async (t) => {
   const cm = (id: string, liveness: Member['status'], reachable: boolean, upSince: number): ClusterMember => ({ id, address: `h:${id}`, state: 'up', reachable, liveness, roles: [], upSince });
   const all = ['a', 'b', 'c', 'd', 'e'].map((id, i) => cm(id, 'alive', true, i + 1));
-  let d = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'a');
+  let d = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'a', 0, 0);
   t.same([d.hasQuorum, d.down, d.state.reference.size], [true, [], 5], 'everyone up: quorum, nothing to down');
 
   // a and b are cut off from c, d, e. On a's side, c, d, e turn dead: no quorum, nothing downed.
   const minority = [...all.slice(0, 2), ...all.slice(2).map((m) => cm(m.id, 'dead', false, m.upSince))];
-  d = decideQuorum({ kind: 'keep-majority' }, d.state, minority, 'a');
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, minority, 'a', 0, 0);
   t.same([d.hasQuorum, d.down, d.state.reference.size], [false, [], 5], 'minority: no quorum, nobody downed');
   // SWIM forgets c, d, e: still in the reference, still missing.
-  d = decideQuorum({ kind: 'keep-majority' }, d.state, all.slice(0, 2), 'a');
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, all.slice(0, 2), 'a', 0, 0);
   t.same([d.hasQuorum, d.state.reference.size], [false, 5], 'forgotten members still count as missing');
   // The partition heals.
-  d = decideQuorum({ kind: 'keep-majority' }, d.state, all, 'a');
+  d = decideQuorum({ kind: 'keep-majority' }, d.state, all, 'a', 0, 0);
   t.ok(d.hasQuorum, 'quorum regained once the majority is reachable again');
 
   // On c's side, a and b are dead: quorum, both downed and dropped from the reference.
   const majority = [...all.slice(0, 2).map((m) => cm(m.id, 'dead', false, m.upSince)), ...all.slice(2)];
-  const m = decideQuorum({ kind: 'keep-majority' }, decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'c').state, majority, 'c');
-  t.same([m.hasQuorum, [...m.down].sort(), m.state.reference.size], [true, ['a', 'b'], 3], 'majority: quorum, the dead downed');
+  const before = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'c', 0, 1000);
+  const early = decideQuorum({ kind: 'keep-majority' }, before.state, majority, 'c', 5000, 1000);
+  t.same([early.hasQuorum, early.down], [true, []], 'majority: quorum, but nobody downed before the picture is stable');
+  const m = decideQuorum({ kind: 'keep-majority' }, early.state, majority, 'c', 6000, 1000);
+  t.same([m.hasQuorum, [...m.down].sort(), m.state.reference.size], [true, ['a', 'b'], 3], 'stable for stableAfterMs: the dead downed');
+  const changed = decideQuorum({ kind: 'keep-majority' }, early.state, [...majority.slice(0, 4), cm('e', 'suspect', false, 5)], 'c', 6000, 1000);
+  t.same(changed.down, [], 'a new unreachable member restarts the stable period');
   // Suspects are not downed: SWIM's suspicion has not run out.
-  const s = decideQuorum({ kind: 'keep-majority' }, m.state, [...all.slice(2, 4), cm('e', 'suspect', false, 5)], 'c');
+  const s = decideQuorum({ kind: 'keep-majority' }, m.state, [...all.slice(2, 4), cm('e', 'suspect', false, 5)], 'c', 99_000, 0);
   t.same([s.hasQuorum, s.down], [true, []], 'a suspect is unreachable, not downed');
 });
 
