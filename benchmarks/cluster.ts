@@ -103,7 +103,7 @@ const mark = (ok: boolean) => (ok ? ' ✓' : ' ✗');
 const detectionRows = (['fastPreset', 'lanPreset'] as const).map((key) => {
   const d = detection[key];
   const target = key === 'fastPreset' ? TARGETS.fastMedianMs : TARGETS.lanMedianMs;
-  if (!measured(d)) return [key === 'fastPreset' ? 'local' : 'lan', '–', '–', '–', '–', '–', '–', '–', `skipped: ${d.skipped}`];
+  if (!measured(d)) return [key === 'fastPreset' ? 'local' : 'lan', '–', '–', '–', '–', '–', '–', '–', '–', '–', `skipped: ${d.skipped}`];
   return [
     d.preset,
     String(d.processes),
@@ -112,7 +112,9 @@ const detectionRows = (['fastPreset', 'lanPreset'] as const).map((key) => {
     cell(d.p95Ms),
     cell(d.firstSuspicionMedianMs),
     `${cell(d.disseminationMedianMs)} / ${cell(d.disseminationP95Ms)}`,
-    String(d.falsePositives),
+    `${d.falsePositives} (${d.falselyFailedMembers} members)`,
+    String(d.suspicionsOfLiveMembers),
+    `${d.loadAverage.start[0]} → ${d.loadAverage.end[0]}`,
     `< ${cell(target)} ms`,
   ];
 });
@@ -142,7 +144,7 @@ process.stdout.write(
     '',
     'Failure detection, real processes on 127.0.0.1 (ms from kill -9 until every survivor reports the member failed)',
     '',
-    markdownTable(['preset', 'processes', 'trials done', 'median ms', 'p95 ms', 'first suspicion ms (median)', 'first→last failed ms (median / p95)', 'false positives', 'target'], detectionRows),
+    markdownTable(['preset', 'processes', 'trials done', 'median ms', 'p95 ms', 'first suspicion ms (median)', 'first→last failed ms (median / p95)', 'false failed events', 'suspected events (live)', 'load avg 1 min', 'target'], detectionRows),
     '',
     'Simulation, in-memory network, virtual time (detection/dissemination without loss; then the loss phase)',
     '',

@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { median, percentile, round } from './stats.js';
@@ -44,8 +45,14 @@ export interface DetectionResult {
   disseminationP95Ms: number | undefined;
   firstSuspicionMedianMs: number | undefined;
   timedOut: number;
-  /** `failed` events about members that were not killed, seen during the whole run. */
+  /** `failed` events (one per observer) about members that were alive then, during the whole run. */
   falsePositives: number;
+  /** Distinct members some process falsely declared failed. */
+  falselyFailedMembers: number;
+  /** `suspected` events (one per observer) about members that were alive then. */
+  suspicionsOfLiveMembers: number;
+  /** The machine's 1/5/15-minute load averages when the section started and ended (2 cores: above 2 the CPU is contended). */
+  loadAverage: { start: number[]; end: number[] };
   /** Wall ms to start N processes and converge the first time. */
   formMs: number;
 }
@@ -64,7 +71,8 @@ interface Proc {
 class Fleet {
   readonly procs: Proc[] = [];
   readonly children = new Set<ChildProcess>();
-  readonly killed = new Set<string>();
+  /** Wall time of each kill, by member id. */
+  readonly killed = new Map<string, number>();
   private readonly onSignal = (signal: NodeJS.Signals) => {
     this.killAll();
     process.kill(process.pid, signal);
@@ -133,10 +141,15 @@ class Fleet {
   }
 
   kill(p: Proc): number {
-    this.killed.add(p.id);
     const at = wallNow();
+    this.killed.set(p.id, at);
     p.child.kill('SIGKILL');
     return at;
+  }
+
+  /** Events of `type` about members that were alive at the time (not killed yet): false alarms. */
+  aboutLive(type: string): { type: string; id: string; at: number }[] {
+    return this.procs.flatMap((p) => p.events.filter((e) => e.type === type && e.at < (this.killed.get(e.id) ?? Number.POSITIVE_INFINITY)));
   }
 
   killAll(): void {
@@ -180,6 +193,7 @@ export async function benchDetection(o: DetectionOptions): Promise<DetectionResu
   const detectTimeout = o.preset === 'lan' ? 90_000 : 20_000;
   // After convergence, let gossip about the joins drain before killing (a few probe periods).
   const settleMs = o.preset === 'lan' ? 3000 : 1000;
+  const loadStart = loadavg().map((x) => round(x, 2));
   try {
     const formStart = Date.now();
     const first = await fleet.start([]);
@@ -202,10 +216,13 @@ export async function benchDetection(o: DetectionOptions): Promise<DetectionResu
       const victim = live[1 + (trial % (live.length - 1))]!;
       const survivors = live.filter((p) => p !== victim);
       const killedAt = fleet.kill(victim);
-      const sawFailed = () => survivors.filter((p) => p.events.some((e) => e.id === victim.id && e.type === 'failed')).length;
+      // Only events after the kill: the victim may have been suspected (or even declared dead
+      // and then refuted) earlier, while alive.
+      const after = (p: Proc, type: string) => p.events.filter((e) => e.id === victim.id && e.type === type && e.at >= killedAt).map((e) => e.at);
+      const sawFailed = () => survivors.filter((p) => after(p, 'failed').length > 0).length;
       await eventually(() => sawFailed() === survivors.length, detectTimeout);
-      const failedAt = survivors.flatMap((p) => p.events.filter((e) => e.id === victim.id && e.type === 'failed').map((e) => e.at));
-      const suspectedAt = survivors.flatMap((p) => p.events.filter((e) => e.id === victim.id && e.type === 'suspected').map((e) => e.at));
+      const failedAt = survivors.map((p) => after(p, 'failed')[0]).filter((x): x is number => x !== undefined);
+      const suspectedAt = survivors.flatMap((p) => after(p, 'suspected'));
       const complete = sawFailed() === survivors.length;
       const t: DetectionTrial = {
         victim: victim.id,
@@ -230,7 +247,8 @@ export async function benchDetection(o: DetectionOptions): Promise<DetectionResu
     const done = trials.map((t) => t.detectionMs).filter((x): x is number => x !== undefined);
     const spread = trials.map((t) => t.disseminationMs).filter((x): x is number => x !== undefined);
     const suspicion = trials.map((t) => t.firstSuspicionMs).filter((x): x is number => x !== undefined);
-    const falsePositives = fleet.procs.flatMap((p) => p.events.filter((e) => e.type === 'failed' && !fleet.killed.has(e.id))).length;
+    const falsePositives = fleet.aboutLive('failed');
+    const suspectedLive = fleet.aboutLive('suspected');
     return {
       preset: o.preset,
       processes: o.processes,
@@ -241,8 +259,11 @@ export async function benchDetection(o: DetectionOptions): Promise<DetectionResu
       disseminationP95Ms: percentile(spread, 95),
       firstSuspicionMedianMs: median(suspicion),
       timedOut: trials.length - done.length,
-      falsePositives,
+      falsePositives: falsePositives.length,
+      falselyFailedMembers: new Set(falsePositives.map((e) => e.id)).size,
+      suspicionsOfLiveMembers: suspectedLive.length,
       formMs,
+      loadAverage: { start: loadStart, end: loadavg().map((x) => round(x, 2)) },
     };
   } finally {
     await fleet.close();
