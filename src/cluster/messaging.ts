@@ -79,7 +79,29 @@ const STABLE_CONNECTION_MS = 1000;
 /** How many forgotten member ids are remembered (oldest first out). */
 const MAX_GONE = 10_000;
 
+/**
+ * The outbound side of one peer, as a state machine:
+ *
+ *   idle ──mail──▶ connecting ──stream open──▶ open ──broke, no mail──▶ idle
+ *                   ▲      │ failed             │ broke, mail waiting
+ *                   │      ▼                    ▼
+ *                   └─── backoff ◀──────────────┘      (backoff ──no mail──▶ idle)
+ *
+ *   any ──forget / refused / close──▶ gone (final)
+ */
 type LinkState = 'idle' | 'connecting' | 'open' | 'backoff' | 'gone';
+const TRANSITIONS: Record<LinkState, readonly LinkState[]> = {
+  idle: ['connecting', 'gone'],
+  connecting: ['open', 'backoff', 'gone'],
+  open: ['idle', 'backoff', 'gone'],
+  backoff: ['connecting', 'idle', 'gone'],
+  gone: [],
+};
+
+function transition(link: Link, to: LinkState): void {
+  if (!TRANSITIONS[link.state].includes(to)) throw new CloudstateError('ERR_CLUSTER_INTERNAL', `messaging link to ${link.peer.id}: ${link.state} → ${to} is not a transition`);
+  link.state = to;
+}
 
 interface Waiter {
   message: OutboundMessage;
@@ -88,7 +110,7 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-/** The outbound side of one peer. idle → connecting → open → (broken) → backoff → connecting …; any → gone. */
+/** The outbound side of one peer (see `LinkState`). */
 interface Link {
   readonly peer: Peer;
   state: LinkState;
@@ -271,11 +293,11 @@ export class Messenger {
   }
 
   private connect(link: Link): void {
-    link.state = 'connecting';
+    transition(link, 'connecting');
     this.o.transport.openStream(link.peer.address, this.connectTimeoutMs).then(
       (stream) => {
         if (link.state !== 'connecting') return void stream.close(); // forgotten or closed meanwhile
-        link.state = 'open';
+        transition(link, 'open');
         link.stream = stream;
         link.openedAt = this.o.clock.monotonic();
         if (link.everOpened) this.stats.reconnects++;
@@ -299,12 +321,12 @@ export class Messenger {
   }
 
   private backoff(link: Link): void {
-    link.state = 'backoff';
+    transition(link, 'backoff');
     link.timer = this.o.scheduler.schedule(reconnectBackoffMs(link.attempt++), () => {
       link.timer = undefined;
       if (link.state !== 'backoff') return;
       if (link.queue.length > 0 || link.waiters.length > 0) this.connect(link);
-      else link.state = 'idle';
+      else transition(link, 'idle');
     });
   }
 
@@ -316,7 +338,7 @@ export class Messenger {
     this.log.debug({ peer: link.peer.id, err: err && describeError(err) }, 'connection closed');
     if (this.o.clock.monotonic() - link.openedAt >= STABLE_CONNECTION_MS) link.attempt = 0;
     if (link.queue.length > 0 || link.waiters.length > 0) this.backoff(link);
-    else link.state = 'idle';
+    else transition(link, 'idle');
   }
 
   /** A frame from the receiver on our outbound stream: only `refused` is expected. */
@@ -333,7 +355,7 @@ export class Messenger {
   /** Ends a link for good: discards its queue, rejects its waiters with `err`. */
   private retire(link: Link, err: CloudstateError): void {
     this.links.delete(link.peer.id);
-    link.state = 'gone';
+    transition(link, 'gone');
     link.timer?.cancel();
     link.stream?.close();
     link.stream = undefined;

@@ -237,3 +237,15 @@ t.test('two processes: 10,000 messages in order to a receiver in another process
   }, 20_000);
   t.same(report, { count: 10_000, inOrder: true, last: 9999 }, 'all 10,000, in order');
 });
+
+t.test('closing a transport closes its streams on both ends', async (t) => {
+  const [a, b] = [await node('a'), await node('b')];
+  const s = await a.transport.openStream(b.peer.address, 1000);
+  t.ok(await eventually(() => b.accepted.length === 1), 'accepted (b waits for a hello)');
+  const closed = (x: Stream) => new Promise<void>((r) => x.onClose(() => r()));
+  const both = Promise.all([closed(s), closed(b.accepted[0]!)]);
+  await b.transport.close();
+  await both;
+  t.pass('both ends saw the close');
+  t.notOk(s.write(Uint8Array.of(2)), 'writing to it returns false');
+});

@@ -285,8 +285,9 @@ export class UdpTcpTransport implements Transport {
     }
   }
 
-  /** Stops listening and cuts every stream (both ends then see them close). */
+  /** Stops listening and cuts every stream (both ends then see them close). Closing twice does nothing. */
   async close(): Promise<void> {
+    if (this.closing) return;
     this.closing = true;
     for (const s of [...this.streams]) s.destroy(new CloudstateError('ERR_CLUSTER_TRANSPORT_CLOSED', 'the transport is closed'));
     for (const socket of [...this.accepted]) socket.destroy();

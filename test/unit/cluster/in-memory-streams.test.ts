@@ -187,3 +187,25 @@ t.test('messenger: forget rejects waiting sends and refuses the peer; a restarte
   await a.close();
   t.ok(hasCode(await a.send(B, 'x', new Uint8Array(1)).catch((e: unknown) => e), 'ERR_CLUSTER_MESSENGER_CLOSED'), 'closed');
 });
+
+t.test('messenger: a throwing handler is counted and delivery goes on; a topic with no handler is dropped and counted', async (t) => {
+  const { scheduler, a, b } = messengers();
+  const got: number[] = [];
+  b.on('seq', (_, p) => {
+    if (seqOf(p) === 1) throw new Error('handler bug');
+    got.push(seqOf(p));
+  });
+  for (let i = 0; i < 3; i++) await a.send(B, 'seq', seq(i));
+  await a.send(B, 'nobody', seq(9));
+  const off = b.on('later', () => got.push(-1));
+  off();
+  await a.send(B, 'later', seq(9));
+  await scheduler.advanceAsync(50);
+  t.same(got, [0, 2], 'the messages around the failure were delivered');
+  t.match(b.stats, { received: 5, handlerErrors: 1, dropped: 2 }, 'counted');
+  let self = 0;
+  a.on('self', (from) => from.id === 'A' && self++);
+  await a.send({ id: 'A', address: 'a:1' }, 'self', seq(1));
+  await scheduler.advanceAsync(1);
+  t.equal(self, 1, 'a message to this node itself is delivered locally');
+});
