@@ -6,6 +6,8 @@ import t from 'tap';
 import { ManualScheduler, SeededRandom, hasCode } from '../../../src/core/index.js';
 import { Keyring, SEAL_OVERHEAD } from '../../../src/cluster/keyring.js';
 import type { Stream } from '../../../src/cluster/transport.js';
+import { presets } from '../../../src/cluster/config.js';
+import { SwimNode } from '../../../src/cluster/swim.js';
 import { InMemoryNetwork } from '../../../src/cluster/transports/in-memory.js';
 import { secureTransport } from '../../../src/cluster/transports/secure.js';
 
@@ -146,4 +148,26 @@ t.test('rotation over the in-memory network without a lost frame', async (t) => 
   t.same(b.frames, sent, 'every stream frame arrived');
   t.same([...b.packets].sort(), [...sent].sort(), 'every packet arrived (packets may reorder)');
   t.equal(b.transport.stats.rejected, 0);
+});
+
+t.test('SWIM over sealed transports: members with the key converge, one with another key stays out', async (t) => {
+  const { scheduler, net } = network();
+  const random = new SeededRandom(5);
+  const nodes = ['x', 'y', 'z', 'intruder'].map((name) => {
+    const address = `${name}:1`;
+    const transport = secureTransport(net.transport(address), new Keyring([name === 'intruder' ? k3 : k1]));
+    const node = new SwimNode({ id: name, transport, config: presets.local, clock: scheduler, scheduler: net.scheduler(address), random: random.fork() });
+    node.start();
+    return { node, transport };
+  });
+  const [x, y, z, intruder] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+  const joins = [y, z, intruder].map((n) => n.node.join(['x:1']).then(() => 'joined', (e: unknown) => e));
+  await scheduler.advanceAsync(3000, { microtaskTurns: 8 });
+  const outcomes = await Promise.all(joins);
+  t.same(outcomes.slice(0, 2), ['joined', 'joined'], 'members with the key join');
+  t.ok(outcomes[2] instanceof Error, 'the intruder cannot join');
+  const alive = (n: SwimNode) => n.members().filter((m) => m.status === 'alive').map((m) => m.id).sort();
+  for (const n of [x, y, z]) t.same(alive(n.node), ['x', 'y', 'z'], `${n.node.id} sees exactly the keyed members`);
+  t.ok(x.transport.stats.rejected > 0, `the intruder's traffic was rejected and counted (${x.transport.stats.rejected})`);
+  for (const n of nodes) n.node.stop();
 });
