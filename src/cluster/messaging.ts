@@ -3,8 +3,9 @@
  * peer, opened lazily, that starts with a hello naming both ends. Delivery is AT MOST ONCE and
  * ORDERED per (sender, receiver) pair: messages arrive in send order with none duplicated, but
  * those written to a connection that breaks may be lost (the ones not yet written go out on
- * the next connection, in order). Whoever needs more (acknowledgements, retries, idempotence)
- * builds it on top.
+ * the next connection, in order; a receiver closes a member's older connection when a newer
+ * one says hello, so the two cannot interleave). Whoever needs more (acknowledgements,
+ * retries, idempotence) builds it on top.
  *
  * Under load, messages queued while the connection is busy (or in the same synchronous run as
  * one just written) go out together in one batch frame; one message alone is written at once. A peer's
@@ -386,6 +387,9 @@ export class Messenger {
           stream.write(encodeRefused(toId !== this.o.selfId ? `this is ${this.o.selfId}, not ${toId}` : `${fromId} is gone`));
           return stream.close();
         }
+        // A newer connection from the same member replaces any older one, so that mail still
+        // buffered on the old one cannot be handed up after mail on the new one (order per pair).
+        for (const [other, peer] of this.inbound) if (other !== stream && peer?.id === fromId) other.close();
         this.inbound.set(stream, { id: fromId, address: fromAddress });
         return;
       }

@@ -3,6 +3,7 @@
 // breaks streams on both ends, and the messenger batches, back-pressures and reconnects.
 import t from 'tap';
 import { ManualScheduler, SeededRandom, hasCode } from '../../../src/core/index.js';
+import { encodeHello } from '../../../src/cluster/messaging-codec.js';
 import { Messenger } from '../../../src/cluster/messaging.js';
 import type { Stream, Transport } from '../../../src/cluster/transport.js';
 import { InMemoryNetwork } from '../../../src/cluster/transports/in-memory.js';
@@ -208,4 +209,24 @@ t.test('messenger: a throwing handler is counted and delivery goes on; a topic w
   await a.send({ id: 'A', address: 'a:1' }, 'self', seq(1));
   await scheduler.advanceAsync(1);
   t.equal(self, 1, 'a message to this node itself is delivered locally');
+});
+
+t.test('messenger: a newer connection from the same member replaces the older one', async (t) => {
+  const { scheduler, network, b } = messengers();
+  const raw = network.transport('a2:1');
+  const open = async () => {
+    const opening = raw.openStream('b:1', 1000);
+    await scheduler.advanceAsync(10);
+    const s = await opening;
+    s.write(encodeHello({ fromId: 'A', fromAddress: 'a2:1', toId: 'B' }));
+    await scheduler.advanceAsync(10);
+    return s;
+  };
+  const first = await open();
+  let firstClosed = false;
+  first.onClose(() => (firstClosed = true));
+  await open();
+  await scheduler.advanceAsync(10);
+  t.ok(firstClosed, 'the older connection was closed');
+  t.equal(b.stats.malformed + b.stats.refused, 0, 'not counted as a fault');
 });
