@@ -24,8 +24,10 @@ export interface SimulationRun {
   convergeMs: number | undefined;
   /** Packets per member per probe period, no loss, after gossip about the joins drained. */
   quietMessagesPerMemberPerPeriod: number;
-  /** Virtual ms after convergence until the quiet rate was reached (join gossip drained). */
+  /** Virtual ms after convergence until the rate was steady (the join gossip drained). */
   quietAfterMs: number;
+  /** Packets per member per period in each window of 10 periods after convergence. */
+  quietWindowRates: number[];
   /** Virtual ms from the kill until every live node sees the victim dead. */
   detectionMs: number | undefined;
   /** Virtual ms from the first live node declaring the victim dead to the last. */
@@ -72,19 +74,22 @@ export async function simulate(plan: SimulationPlan, lossRate: number, seed: num
   progress(`  sim ${plan.preset} N=${n}: converged in ${convergeMs ?? 'NEVER'} virtual ms (${Math.round(performance.now() - wallStart)} ms wall)`);
 
   // Quiet steady state: gossip about the joins is retransmitted a bounded number of times
-  // (more at larger N), so count in windows of 10 periods until the rate stops falling.
+  // (more at larger N), and while any is queued each member also gossips on its own, up to
+  // `gossipNodes` packets per gossip interval. Count in windows of 10 periods until the rate
+  // is steady (within 2 % twice) and below that gossip ceiling, for at most 40 windows.
   const window = 10;
-  let quiet = Number.POSITIVE_INFINITY;
+  const gossipCeiling = 2 + config.gossipNodes * (period / config.gossipIntervalMs);
+  const rates: number[] = [];
   let before = sumSent(sim);
   const quietStart = sim.scheduler.monotonic();
-  for (let w = 0; w < 12; w++) {
+  for (let w = 0; w < 40; w++) {
     await sim.run(window * period);
-    const rate = (sumSent(sim) - before) / n / window;
+    rates.push((sumSent(sim) - before) / n / window);
     before = sumSent(sim);
-    const settled = rate >= quiet * 0.98;
-    quiet = Math.min(quiet, rate);
-    if (settled) break;
+    const [a, b, c] = rates.slice(-3);
+    if (c !== undefined && Math.abs(b! - a!) <= 0.02 * a! && Math.abs(c - b!) <= 0.02 * b! && c < 0.9 * gossipCeiling) break;
   }
+  const quiet = rates.at(-1)!;
   const quietAfterMs = sim.scheduler.monotonic() - quietStart;
   progress(`  sim ${plan.preset} N=${n}: quiet: ${round(quiet, 2)} packets/member/period (settled ${quietAfterMs} virtual ms after convergence)`);
 
@@ -126,6 +131,7 @@ export async function simulate(plan: SimulationPlan, lossRate: number, seed: num
     convergeMs,
     quietMessagesPerMemberPerPeriod: round(quiet, 2),
     quietAfterMs,
+    quietWindowRates: rates.map((r) => round(r, 2)),
     detectionMs,
     disseminationMs,
     lossRate,
