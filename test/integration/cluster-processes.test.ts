@@ -1,4 +1,9 @@
+// Five real processes on loopback (UDP and TCP on 127.0.0.1): join, kill -9 of the singleton's
+// host (seen failed, then down, and the singleton starts on the next oldest), a newcomer, a
+// graceful leave seen as leaving → exiting → removed and not as a failure. Then two encrypted
+// processes and one with the wrong key, which is never let in.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import t from 'tap';
 
@@ -11,11 +16,12 @@ interface Proc {
   events: { type: string; id: string }[];
 }
 
-const procs: Proc[] = [];
-t.teardown(() => procs.forEach((p) => p.proc.kill('SIGKILL')));
+const children: ChildProcess[] = [];
+t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
 
-function startNode(seeds: string[]): Promise<Proc> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...seeds], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startNode(seeds: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...seeds], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  children.push(proc);
   return new Promise((resolve, reject) => {
     let buffered = '';
     let me: Proc | undefined;
@@ -28,7 +34,6 @@ function startNode(seeds: string[]): Promise<Proc> {
         if (line.startsWith('ready ')) {
           const [, address, id] = line.split(' ');
           me = { proc, address: address!, id: id!, events: [] };
-          procs.push(me);
           resolve(me);
         } else if (me && line.startsWith('{')) me.events.push(JSON.parse(line) as { type: string; id: string });
       }
@@ -46,33 +51,50 @@ async function eventually(done: () => boolean, ms: number): Promise<boolean> {
   return done();
 }
 
-/** Whether `p` has seen `id` join and not leave or fail since. */
-const sees = (p: Proc, id: string) => {
-  const last = p.events.filter((e) => e.id === id).at(-1);
-  return last?.type === 'joined' || last?.type === 'recovered';
-};
+const last = (p: Proc, id: string, types: string[]) => p.events.filter((e) => e.id === id && types.includes(e.type)).at(-1)?.type;
+/** Whether `p` sees `id` up (its latest lifecycle event about it is member-up). */
+const seesUp = (p: Proc, id: string) => last(p, id, ['member-up', 'member-joining', 'member-leaving', 'member-exiting', 'member-down', 'member-removed']) === 'member-up';
+const has = (p: Proc, type: string, id: string) => p.events.some((e) => e.type === type && e.id === id);
 
-t.test('5 processes on loopback: join, kill -9, a new member, a graceful leave', async (t) => {
+t.test('5 processes on loopback: join, kill -9 of the singleton host, a newcomer, a graceful leave', async (t) => {
   const first = await startNode([]);
-  const rest = await Promise.all([1, 2, 3, 4].map(() => startNode([first.address])));
+  const rest: Proc[] = [];
+  for (let i = 0; i < 4; i++) rest.push(await startNode([first.address]));
   const all = [first, ...rest];
-  t.ok(await eventually(() => all.every((p) => all.every((q) => q === p || sees(p, q.id))), 15_000), 'all 5 see each other');
+  const missing = () => all.flatMap((p, i) => all.filter((q) => q !== p && !seesUp(p, q.id)).map((q) => `${i} does not see ${all.indexOf(q)} up (${last(p, q.id, ['member-up', 'member-joining']) ?? 'nothing'})`));
+  t.ok(await eventually(() => missing().length === 0, 15_000), 'all 5 see each other up', { missing: missing() });
+  t.ok(await eventually(() => has(first, 'singleton-started', first.id), 5_000), 'the singleton runs on the first (oldest) member');
+  t.notOk(rest.some((p) => p.events.some((e) => e.type === 'singleton-started')), 'and nowhere else');
 
-  const victim = all[2]!;
   const killedAt = Date.now();
-  victim.proc.kill('SIGKILL');
-  const survivors = all.filter((p) => p !== victim);
-  const dead = await eventually(() => survivors.every((p) => p.events.some((e) => e.id === victim.id && e.type === 'failed')), 20_000);
-  t.ok(dead, `the 4 survivors see the killed member failed (${Date.now() - killedAt} ms)`);
+  first.proc.kill('SIGKILL');
+  const survivors = rest;
+  t.ok(await eventually(() => survivors.every((p) => has(p, 'failed', first.id)), 20_000), `the 4 survivors see the killed member failed (${Date.now() - killedAt} ms)`);
+  t.ok(await eventually(() => survivors.every((p) => has(p, 'member-down', first.id)), 20_000), `... and downed (${Date.now() - killedAt} ms)`);
+  const next = rest[0]!;
+  t.ok(await eventually(() => has(next, 'singleton-started', next.id), 10_000), `the singleton moved to the next oldest (${Date.now() - killedAt} ms after the kill)`);
+  t.equal(survivors.filter((p) => p.events.some((e) => e.type === 'singleton-started')).length, 1, 'on exactly one survivor');
 
-  const newcomer = await startNode([first.address, rest[0]!.address]);
-  t.ok(await eventually(() => survivors.every((p) => sees(p, newcomer.id)) && survivors.every((p) => sees(newcomer, p.id)), 15_000), 'a new member joins and sees everyone');
+  const newcomer = await startNode([first.address, next.address]);
+  t.ok(await eventually(() => survivors.every((p) => seesUp(p, newcomer.id)) && survivors.every((p) => seesUp(newcomer, p.id)), 15_000), 'a new member joins and sees everyone up');
 
-  const leaver = all[3]!;
+  const leaver = rest[2]!;
   const others = [...survivors.filter((p) => p !== leaver), newcomer];
   const before = new Map(others.map((p) => [p, p.events.length]));
   leaver.proc.kill('SIGTERM');
-  t.ok(await eventually(() => others.every((p) => p.events.some((e) => e.id === leaver.id && e.type === 'left')), 15_000), 'the others see a leave');
-  const after = (p: Proc) => p.events.slice(before.get(p));
-  t.ok(others.every((p) => !after(p).some((e) => e.id === leaver.id && (e.type === 'failed' || e.type === 'suspected'))), 'not a failure');
+  t.ok(await eventually(() => others.every((p) => has(p, 'member-removed', leaver.id)), 15_000), 'the others see it removed');
+  const after = (p: Proc) => p.events.slice(before.get(p)).filter((e) => e.id === leaver.id).map((e) => e.type);
+  t.ok(others.every((p) => ['member-leaving', 'member-exiting', 'member-removed'].every((type) => after(p).includes(type))), 'through leaving and exiting');
+  t.ok(others.every((p) => !after(p).some((type) => type === 'failed' || type === 'suspected' || type === 'member-down')), 'not a failure');
+});
+
+t.test('encrypted cluster: two members with the key form a cluster; one with another key is kept out', async (t) => {
+  const key = randomBytes(32).toString('base64');
+  const a = await startNode([], { CLUSTER_KEY: key });
+  const b = await startNode([a.address], { CLUSTER_KEY: key });
+  t.ok(await eventually(() => seesUp(a, b.id) && seesUp(b, a.id), 10_000), 'the two with the key see each other up');
+  const intruder = startNode([a.address], { CLUSTER_KEY: randomBytes(32).toString('base64') });
+  const joined = await Promise.race([intruder.then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+  t.notOk(joined, 'a member with another key cannot join (its seeds never answer)');
+  t.notOk(a.events.some((e) => e.type === 'joined' && e.id !== b.id && e.id !== a.id), 'and nobody else ever appears as a member');
 });
