@@ -16,6 +16,8 @@ export interface SimOptions {
   config?: SwimConfig;
   lossRate?: number;
   latencyMs?: number;
+  jitterMs?: number;
+  duplicateRate?: number;
 }
 
 export interface RecordedEvent {
@@ -36,7 +38,7 @@ export class Sim {
   constructor(readonly options: SimOptions) {
     this.random = new SeededRandom(options.seed);
     this.config = options.config ?? presets.lan;
-    this.network = new InMemoryNetwork({ scheduler: this.scheduler, random: this.random.fork(), lossRate: options.lossRate ?? 0, latencyMs: options.latencyMs ?? 1 });
+    this.network = new InMemoryNetwork({ scheduler: this.scheduler, random: this.random.fork(), lossRate: options.lossRate ?? 0, latencyMs: options.latencyMs ?? 1, jitterMs: options.jitterMs, duplicateRate: options.duplicateRate });
     for (let i = 0; i < options.nodes; i++) this.addNode();
   }
 

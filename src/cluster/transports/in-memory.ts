@@ -38,10 +38,14 @@ interface Endpoint {
 export interface InMemoryNetworkOptions {
   scheduler: Scheduler;
   random: Random;
-  /** One-way delivery latency in ms (default 1; up to +50 % jitter). */
+  /** One-way delivery latency in ms (default 1). */
   latencyMs?: number;
+  /** Extra random delay per delivery, 0 to this many ms (default half the latency): packets overtake each other. */
+  jitterMs?: number;
   /** Share of packets lost, 0–1 (default 0). Exchanges and streams are reliable and not affected. */
   lossRate?: number;
+  /** Share of packets delivered twice, 0–1 (default 0), each copy with its own delay. */
+  duplicateRate?: number;
   /** Bytes a stream end may have in flight before `write` returns false (default 256 KiB). */
   streamHighWaterMarkBytes?: number;
 }
@@ -110,6 +114,9 @@ export class InMemoryNetwork {
   private readonly cut = new Set<string>();
   lossRate: number;
   latencyMs: number;
+  /** Undefined: half the latency. */
+  jitterMs: number | undefined;
+  duplicateRate: number;
   private readonly streamHighWaterMark: number;
   /** Packets handed to the network, by sender address. */
   readonly sent = new Map<string, number>();
@@ -117,6 +124,8 @@ export class InMemoryNetwork {
   constructor(private readonly options: InMemoryNetworkOptions) {
     this.lossRate = options.lossRate ?? 0;
     this.latencyMs = options.latencyMs ?? 1;
+    this.jitterMs = options.jitterMs;
+    this.duplicateRate = options.duplicateRate ?? 0;
     this.streamHighWaterMark = options.streamHighWaterMarkBytes ?? 256 * 1024;
   }
 
@@ -210,7 +219,7 @@ export class InMemoryNetwork {
   }
 
   private delay(): number {
-    return this.latencyMs * (1 + this.options.random.next() * 0.5);
+    return this.latencyMs + this.options.random.next() * (this.jitterMs ?? this.latencyMs * 0.5);
   }
 
   /** Runs `deliver` at `to` after a latency, unless it is dead; holds it while paused. */
@@ -263,6 +272,7 @@ export class InMemoryNetwork {
     if (this.endpoints.get(from)?.killed || !this.linked(from, to)) return;
     if (this.lossRate > 0 && this.options.random.next() < this.lossRate) return;
     this.deliver(to, (e) => e.onPacket?.(from, data));
+    if (this.duplicateRate > 0 && this.options.random.next() < this.duplicateRate) this.deliver(to, (e) => e.onPacket?.(from, data));
   }
 
   private exchange(from: string, to: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
