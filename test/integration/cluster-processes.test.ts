@@ -85,7 +85,9 @@ t.test('5 processes on loopback: join, kill -9 of the singleton host, a newcomer
   t.ok(await eventually(() => others.every((p) => has(p, 'member-removed', leaver.id)), 15_000), 'the others see it removed');
   const after = (p: Proc) => p.events.slice(before.get(p)).filter((e) => e.id === leaver.id).map((e) => e.type);
   t.ok(others.every((p) => ['member-leaving', 'member-exiting', 'member-removed'].every((type) => after(p).includes(type))), 'through leaving and exiting');
-  t.ok(others.every((p) => !after(p).some((type) => type === 'failed' || type === 'suspected' || type === 'member-down')), 'not a failure');
+  // A suspicion may come and go on a loaded machine (the local preset's probe timeout is 50 ms);
+  // a leave must never end as a failure or a down.
+  t.ok(others.every((p) => !after(p).some((type) => type === 'failed' || type === 'member-down')), 'not a failure', { seen: others.map(after) });
 });
 
 t.test('encrypted cluster: two members with the key form a cluster; one with another key is kept out', async (t) => {
