@@ -38,6 +38,13 @@ export type SideEffect<S> = (state: S) => void | Promise<void>;
  * Order once the action is durable: the state advances, the `thenRun` side effects run in the
  * order they were added (each awaited), then the reply is computed, then (with `thenStop`)
  * the instance asks to be passivated.
+ *
+ * Typing: the factories' reply type is what they reply (`undefined` for `persist`, `none`,
+ * `stop`), never widened to fit the handler. The state type of the callbacks is inferred from
+ * the handler's declared return type for the LAST call of a chain only; for earlier calls
+ * give it (`Effect.persist<Event, State>(e).thenRun(...)`) or annotate the parameter, or put
+ * `thenReply` last (`Effect.persist(e).thenStop().thenReply((s) => ...)`: the order of the
+ * calls does not change the order of execution).
  */
 export class Effect<E, S, R> {
   private constructor(
@@ -52,13 +59,13 @@ export class Effect<E, S, R> {
    * a durable-state entity the new state (stored as given, even if it is an array). An empty
    * array persists nothing. Events that are themselves arrays must be passed inside an array.
    */
-  static persist<const E, S = unknown, R = undefined>(value: E | readonly E[]): Effect<E, S, R> {
-    return new Effect<E, S, R>({ kind: 'persist', value }, [], undefined, false);
+  static persist<const E, S = unknown>(value: E | readonly E[]): Effect<E, S, undefined> {
+    return new Effect<E, S, undefined>({ kind: 'persist', value }, [], undefined, false);
   }
 
   /** Persist nothing and reply `undefined`. */
-  static none<S = unknown, R = undefined>(): Effect<never, S, R> {
-    return new Effect<never, S, R>({ kind: 'none' }, [], undefined, false);
+  static none<S = unknown>(): Effect<never, S, undefined> {
+    return new Effect<never, S, undefined>({ kind: 'none' }, [], undefined, false);
   }
 
   /** Persist nothing and reply `reply`. */
@@ -67,25 +74,21 @@ export class Effect<E, S, R> {
   }
 
   /** The command fails with `CommandFailedError(message)`; nothing is persisted; the entity goes on. */
-  static fail<S = unknown, R = never>(message: string): Effect<never, S, R> {
-    return new Effect<never, S, R>({ kind: 'fail', message }, [], undefined, false);
+  static fail<S = unknown>(message: string): Effect<never, S, never> {
+    return new Effect<never, S, never>({ kind: 'fail', message }, [], undefined, false);
   }
 
   /** Persist nothing, reply `undefined`, then ask to be passivated (see `thenStop`). */
-  static stop<S = unknown, R = undefined>(): Effect<never, S, R> {
-    return new Effect<never, S, R>({ kind: 'none' }, [], undefined, true);
+  static stop<S = unknown>(): Effect<never, S, undefined> {
+    return new Effect<never, S, undefined>({ kind: 'none' }, [], undefined, true);
   }
 
   /** Durable state only: delete the stored state; the entity's state becomes its empty state. */
-  static delete<S = unknown, R = undefined>(): Effect<Deletion, S, R> {
-    return new Effect<Deletion, S, R>({ kind: 'delete' }, [], undefined, false);
+  static delete<S = unknown>(): Effect<Deletion, S, undefined> {
+    return new Effect<Deletion, S, undefined>({ kind: 'delete' }, [], undefined, false);
   }
 
-  /**
-   * The reply, computed from the state after the action (replaces an earlier `thenReply`).
-   * `S2` is normally inferred from the handler's declared return type; annotate the parameter
-   * where it is not.
-   */
+  /** The reply, computed from the state after the action (replaces an earlier `thenReply`). */
   thenReply<R2, S2 extends S = S>(reply: (state: S2) => R2): Effect<E, S2, R2> {
     return new Effect<E, S2, R2>(this.action, this.sideEffects as readonly SideEffect<S2>[], reply, this.stopAfter);
   }
