@@ -14,21 +14,21 @@ import type { ShardId } from './types.js';
 const FNV_OFFSET_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** One FNV-1a step: the hash `h` with one more byte `b`. */
+const step = (h: number, b: number): number => Math.imul(h ^ b, FNV_PRIME);
+
 /** FNV-1a 32 of the UTF-8 encoding of `text`, an unsigned 32-bit integer. Stable across versions. */
 export function fnv1a32(text: string): number {
   let h = FNV_OFFSET_BASIS;
-  const byte = (b: number): void => {
-    h = Math.imul(h ^ b, FNV_PRIME);
-  };
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
     if (c < 0x80) {
-      byte(c);
+      h = step(h, c);
       continue;
     }
     if (c < 0x800) {
-      byte(0xc0 | (c >> 6));
-      byte(0x80 | (c & 0x3f));
+      h = step(h, 0xc0 | (c >> 6));
+      h = step(h, 0x80 | (c & 0x3f));
       continue;
     }
     if (c >= 0xd800 && c <= 0xdfff) {
@@ -36,17 +36,17 @@ export function fnv1a32(text: string): number {
       if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
         i++;
-        byte(0xf0 | (c >> 18));
-        byte(0x80 | ((c >> 12) & 0x3f));
-        byte(0x80 | ((c >> 6) & 0x3f));
-        byte(0x80 | (c & 0x3f));
+        h = step(h, 0xf0 | (c >> 18));
+        h = step(h, 0x80 | ((c >> 12) & 0x3f));
+        h = step(h, 0x80 | ((c >> 6) & 0x3f));
+        h = step(h, 0x80 | (c & 0x3f));
         continue;
       }
       c = 0xfffd; // a lone surrogate: the replacement character, as TextEncoder encodes it
     }
-    byte(0xe0 | (c >> 12));
-    byte(0x80 | ((c >> 6) & 0x3f));
-    byte(0x80 | (c & 0x3f));
+    h = step(h, 0xe0 | (c >> 12));
+    h = step(h, 0x80 | ((c >> 6) & 0x3f));
+    h = step(h, 0x80 | (c & 0x3f));
   }
   return h >>> 0;
 }
