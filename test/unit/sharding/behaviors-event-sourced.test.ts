@@ -351,3 +351,28 @@ t.test('LevelDB: the state survives closing and reopening the store', async (t) 
   await b.stop();
   await storage.close();
 });
+
+t.test('a failed snapshot save is logged, not fatal; deleted events keep their seqNrs', async (t) => {
+  const storage = await openMemoryStorage();
+  const warnings: unknown[] = [];
+  const logger = { warn: (fields: unknown) => void warnings.push(fields) } as unknown as EntityContext['logger'];
+  const failingSnapshots = Object.create(storage.snapshotStore, {
+    save: { value: () => Promise.reject(new Error('disk full')) },
+  }) as StoragePlugin['snapshotStore'];
+  const es: EntityStorage = { ...entityStorage(storage), snapshots: failingSnapshots };
+  const { behavior } = cart({ snapshotEvery: 2 });
+  const c = await behavior.start({ ...contextFor('c11'), logger }, es);
+  await c.handle({ kind: 'addMany', items: ['a', 'b'] });
+  t.same((await c.handle({ kind: 'add', item: 'c' })).items, { a: 1, b: 1, c: 1 });
+  await c.stop();
+  t.match(warnings, [{ persistenceId: 'Cart|c11', seqNr: 2, err: 'disk full' }]);
+
+  await es.journal.deleteTo('Cart|c11', 3);
+  const again = cart();
+  const d = await again.behavior.start(contextFor('c11'), es);
+  t.equal(again.counters.applied, 0, 'nothing left to replay');
+  t.same((await d.handle({ kind: 'add', item: 'd' })).items, { d: 1 });
+  t.same((await collect(es.journal.replay('Cart|c11'))).map((e) => e.seqNr), [4], 'numbering goes on after the deleted events');
+  await d.stop();
+  await storage.close();
+});
