@@ -109,45 +109,15 @@ function checkInterval(idleTimeoutMs: number | undefined): number | undefined {
   return idleTimeoutMs === undefined ? undefined : Math.max(100, idleTimeoutMs / 2);
 }
 
-/**
- * Passivates entities that got no command for `ms` (a positive number): `idle(now)` returns
- * them, least recently used first; `onAccess` never passivates. `checkIntervalMs` is `ms / 2`,
- * at least 100 ms. Throws `ERR_SHARDING_CONFIG` on a bad `ms`.
- */
-export function idleTimeout(ms: number): PassivationPolicy {
-  const timeoutMs = config('idle timeout', ms, false);
-  const times = new RecencyList();
-  return {
-    checkIntervalMs: checkInterval(timeoutMs),
-    onAccess(entityId, now) {
-      times.touch(entityId, now);
-      return [];
-    },
-    onStop: (entityId) => times.delete(entityId),
-    idle(now) {
-      const idle = times.idle(now, timeoutMs);
-      for (const id of idle) times.delete(id);
-      return idle;
-    },
-  };
-}
-
-/**
- * At most `limit` active entities: the `onAccess` of an entity that makes them `limit + 1`
- * returns the least recently used one. With `idleTimeoutMs`, `idle(now)` also returns the
- * entities idle that long. O(1) per access. Throws `ERR_SHARDING_CONFIG` on bad options.
- */
-export function lru(options: LimitOptions): PassivationPolicy {
-  const limit = config('limit', options.limit, true);
-  const timeoutMs = options.idleTimeoutMs === undefined ? undefined : config('idleTimeoutMs', options.idleTimeoutMs, false);
+/** Recency alone: at most `limit` active (LRU), and those idle for `timeoutMs` (if given). */
+function recencyPolicy(limit: number, timeoutMs: number | undefined): PassivationPolicy {
   const times = new RecencyList();
   return {
     checkIntervalMs: checkInterval(timeoutMs),
     onAccess(entityId, now) {
       times.touch(entityId, now);
       const evicted: EntityId[] = [];
-      while (times.size > limit) {
-        const victim = times.oldest()!;
+      for (let victim = times.oldest(); times.size > limit && victim !== undefined; victim = times.oldest()) {
         times.delete(victim);
         evicted.push(victim);
       }
@@ -163,10 +133,30 @@ export function lru(options: LimitOptions): PassivationPolicy {
 }
 
 /**
+ * Passivates entities that got no command for `ms` (a positive number): `idle(now)` returns
+ * them, least recently used first; `onAccess` never passivates. `checkIntervalMs` is `ms / 2`,
+ * at least 100 ms. Throws `ERR_SHARDING_CONFIG` on a bad `ms`.
+ */
+export function idleTimeout(ms: number): PassivationPolicy {
+  return recencyPolicy(Infinity, config('idle timeout', ms, false));
+}
+
+/**
+ * At most `limit` active entities: the `onAccess` of an entity that makes them `limit + 1`
+ * returns the least recently used one. With `idleTimeoutMs`, `idle(now)` also returns the
+ * entities idle that long. O(1) per access. Throws `ERR_SHARDING_CONFIG` on bad options.
+ */
+export function lru(options: LimitOptions): PassivationPolicy {
+  const timeoutMs = options.idleTimeoutMs === undefined ? undefined : config('idleTimeoutMs', options.idleTimeoutMs, false);
+  return recencyPolicy(config('limit', options.limit, true), timeoutMs);
+}
+
+/**
  * A count-min sketch of access frequencies: 4 rows of saturating 4-bit counters (0–15, kept in
  * bytes for simplicity), each row a power of two at least `4 × limit` wide (Caffeine's
- * density: 16 counters per entry; narrower, a scan of cold entities inflates the estimates). After `10 × limit`
- * increments every counter is halved, so old popularity fades (TinyLFU's "reset", aging).
+ * density, 16 counters per entry: narrower, a scan of cold entities inflates the estimates).
+ * After `10 × limit` increments every counter is halved, so old popularity fades (TinyLFU's
+ * "reset", aging).
  * The estimate is the minimum over the rows: never below the true (aged) count.
  */
 class FrequencySketch {
