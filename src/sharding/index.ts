@@ -11,7 +11,19 @@ export type { ConsistentHashingOptions, LeastShardsOptions } from './allocation.
 export { idleTimeout, lru, windowTinyLfu } from './passivation.js';
 export type { LimitOptions } from './passivation.js';
 export { shardOf } from './shard-id.js';
-export { jsonSerializer } from './protocol.js';
+export { jsonSerializer as jsonMessageSerializer } from './protocol.js';
+export { entityStorage } from './storage.js';
+export { Effect, EntityRecoveryError, durableState, eventSourced, inMemory, jsonSerializer as jsonEventSerializer } from './behaviors/index.js';
+export type {
+  CommandContext,
+  DurableStateEffect,
+  DurableStateSpec,
+  EventSerializer,
+  EventSourcedSpec,
+  InMemoryOutcome,
+  InMemorySpec,
+  StateSerializer,
+} from './behaviors/index.js';
 export type { Serializer } from './protocol.js';
 export { CommandFailedError, EntityStoppedError } from './errors.js';
 export type {

@@ -72,7 +72,9 @@ export class Shard {
       // The instance failed while this command waited: it goes to the restarted entity, in turn.
       if (this.entities.get(entityId) !== e && !e.stopped) return this.deliver(entityId, command);
       const instance = await e.instance;
-      return instance.handle(command);
+      const reply = await instance.handle(command);
+      if (instance.wantsStop) void this.passivate(entityId);
+      return reply;
     });
     e.tail = result.then(
       () => undefined,

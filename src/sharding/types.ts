@@ -47,6 +47,8 @@ export interface EntityInstance<C = unknown, R = unknown> {
   handle(command: C): Promise<R>;
   /** Passivation or hand-off: finish, release resources. Commands are not handled meanwhile. */
   stop(): Promise<void>;
+  /** Set by the entity (`Effect.stop()`) to ask to be passivated after the reply. */
+  readonly wantsStop?: boolean;
 }
 
 /** How to start one entity of a type. */

@@ -1,0 +1,12 @@
+/**
+ * The storage entities use, from an opened persistence plugin: one `Journal` façade (group
+ * commit for every entity of the node), the snapshot store and the key-value store.
+ */
+import { Journal } from '../persistence/index.js';
+import type { JournalOptions, StoragePlugin } from '../persistence/index.js';
+import type { EntityStorage } from './types.js';
+
+/** Wraps an opened plugin (`openStorage(...)`) for `new Sharding(cluster, { storage })`. */
+export function entityStorage(plugin: StoragePlugin, options?: JournalOptions): EntityStorage {
+  return { journal: new Journal(plugin.journal, options), snapshots: plugin.snapshotStore, keyValue: plugin.keyValueStore };
+}
