@@ -26,7 +26,8 @@ export interface RegionOptions {
   /** Absent: this node only routes (it lacks the type's role). */
   behavior: EntityBehavior | undefined;
   storage: EntityStorage | undefined;
-  passivation: () => PassivationPolicy;
+  /** One policy for the region: its limit counts the entities of this type on this node. */
+  passivation: PassivationPolicy;
   serializer: Serializer;
   bufferSize: number;
   cluster: Cluster;
@@ -83,8 +84,10 @@ export class ShardRegion {
       cluster.off('quorum-lost', onQuorumLost);
       cluster.off('quorum-regained', onQuorumBack);
     });
-    const idle = o.passivation().checkIntervalMs;
-    if (idle !== undefined) this.timers.push(o.scheduler.scheduleRepeatedly(idle, idle, () => this.shards.forEach((s) => s.passivateIdle())));
+    const idle = o.passivation.checkIntervalMs;
+    if (idle !== undefined) {
+      this.timers.push(o.scheduler.scheduleRepeatedly(idle, idle, () => o.passivation.idle(o.clock.monotonic()).forEach((id) => this.evict(id))));
+    }
     if (this.hosts) void this.register();
   }
 
@@ -223,7 +226,8 @@ export class ShardRegion {
       shardId: shard,
       behavior: this.o.behavior!,
       storage: this.o.storage!,
-      passivation: this.o.passivation(),
+      passivation: this.o.passivation,
+      evict: (entityId) => this.evict(entityId),
       writerId: this.self,
       clock: this.o.clock,
       logger: this.o.logger.child({ shard }),
@@ -363,6 +367,11 @@ export class ShardRegion {
       this.inFlight.delete(p.id);
       this.settle(p, () => p.reject(new CloudstateError('ERR_SHARDING_HOST_LOST', `${this.o.typeName}/${p.entityId}: its host ${region} left or died with this command in flight (it may have been handled)`)));
     }
+  }
+
+  /** Passivates an entity wherever it is hosted here (the policy forgets it either way). */
+  private evict(entityId: EntityId): void {
+    void this.shards.get(shardOf(entityId, this.o.numberOfShards))?.passivate(entityId);
   }
 
   private drop(id: string, shard: ShardId): void {

@@ -31,7 +31,10 @@ export interface ShardOptions {
   shardId: ShardId;
   behavior: EntityBehavior;
   storage: EntityStorage;
+  /** The region's policy, shared by all its shards (its limits are per node and type). */
   passivation: PassivationPolicy;
+  /** Passivates an entity the policy chose, in whichever shard of the region it lives. */
+  evict: (entityId: EntityId) => void;
   /** This node and start, written on every event. */
   writerId: string;
   clock: Clock;
@@ -82,7 +85,7 @@ export class Shard {
         if (err instanceof EntityStoppedError || hasCode(err, 'ERR_SHARDING_ENTITY_START')) this.forget(entityId, e);
       },
     );
-    for (const victim of this.o.passivation.onAccess(entityId, this.o.clock.monotonic())) if (victim !== entityId) void this.passivate(victim);
+    for (const victim of this.o.passivation.onAccess(entityId, this.o.clock.monotonic())) if (victim !== entityId) this.o.evict(victim);
     return result;
   }
 
@@ -104,11 +107,6 @@ export class Shard {
       }
     })();
     return e.stopped;
-  }
-
-  /** Passivates entities idle for too long (called by the region's timer). */
-  passivateIdle(): void {
-    for (const id of this.o.passivation.idle(this.o.clock.monotonic())) void this.passivate(id);
   }
 
   /** Hand-off: refuses new commands, lets each entity finish the commands it has, stops them all. */

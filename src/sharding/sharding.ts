@@ -34,8 +34,8 @@ export interface EntityTypeSettings<C, R> {
   numberOfShards?: number;
   /** Default: consistent hashing over the regions (fewest shards move when members change). */
   allocationStrategy?: ShardAllocationStrategy;
-  /** A new policy per shard; default: passivate after 2 minutes idle. */
-  passivation?: () => PassivationPolicy;
+  /** Which entities to stop until their next command; its limits count this type's entities on each node (default: 2 minutes idle). */
+  passivation?: PassivationPolicy | (() => PassivationPolicy);
   /** Only members with this role host the type's entities; the others route to them. */
   role?: string;
   /** Commands and replies between nodes (default JSON). */
@@ -113,7 +113,7 @@ export class Sharding {
       numberOfShards: settings.numberOfShards ?? 100,
       behavior: hostsHere ? (settings.behavior as EntityBehavior) : undefined,
       storage: this.options.storage,
-      passivation: settings.passivation ?? (() => idleTimeout(120_000)),
+      passivation: typeof settings.passivation === 'function' ? settings.passivation() : (settings.passivation ?? idleTimeout(120_000)),
       serializer: settings.serializer ?? jsonSerializer,
       bufferSize: settings.bufferSize ?? 10_000,
       cluster: this.cluster,

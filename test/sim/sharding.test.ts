@@ -11,7 +11,7 @@ import type { Clock, Scheduler } from '../../src/core/index.js';
 import { InMemoryNetwork } from '../../src/cluster/transports/in-memory.js';
 import { Journal, openMemoryStorage } from '../../src/persistence/index.js';
 import { Effect, eventSourced } from '../../src/sharding/behaviors/index.js';
-import { Sharding } from '../../src/sharding/index.js';
+import { Sharding, lru } from '../../src/sharding/index.js';
 import type { EntityBehavior, EntityTypeHandle } from '../../src/sharding/index.js';
 import { simSeed } from './harness.js';
 
@@ -160,4 +160,32 @@ t.test('sharded counters under joins, a kill, a partition and leaves', async (t)
   t.same(twice, [], 'no command stored twice, state = journal');
   t.comment(`acked ${[...acked.values()].reduce((a, b) => a + b, 0)} of ${[...sent.values()].reduce((a, b) => a + b, 0)}; failures by code: ${JSON.stringify(Object.fromEntries(failures))}`);
   for (const n of survivors) await n.cluster.shutdown();
+});
+
+t.test('passivation: at most `limit` active entities per node (LRU); a passivated entity recovers its state', async (t) => {
+  const scheduler = new ManualScheduler();
+  const network = new InMemoryNetwork({ scheduler, random: new SeededRandom(seed + 1), latencyMs: 1 });
+  const storage = await openMemoryStorage();
+  const clock: Clock = { now: () => 1_000_000 + Math.floor(scheduler.monotonic()), monotonic: () => scheduler.monotonic() };
+  const nodeScheduler = network.scheduler('127.0.3.1:7946');
+  const cluster = await Cluster.start({ id: 'solo', seeds: [], preset: 'local', transport: network.transport('127.0.3.1:7946'), scheduler: nodeScheduler, clock, random: new SeededRandom(seed + 2) });
+  const live = new Map<string, Set<number>>();
+  const sharding = new Sharding(cluster, { storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore }, clock, scheduler: nodeScheduler });
+  const counters = sharding.init({ typeName: 'counter', behavior: tracked(counter, 0, live), numberOfShards: 10, passivation: lru({ limit: 5 }) });
+  const settle = async <T>(p: Promise<T>): Promise<T> => {
+    let done = false;
+    void p.finally(() => (done = true));
+    for (let i = 0; !done && i < 2000; i++) {
+      scheduler.advance(5);
+      await new Promise((r) => setImmediate(r));
+    }
+    return p;
+  };
+  for (let i = 0; i < 20; i++) await settle(counters.entityRef(`e${i}`).ask({ type: 'add', n: i }));
+  await settle(Promise.resolve());
+  const active = [...live.values()].filter((s) => s.size > 0).length;
+  t.ok(active <= 5, `at most 5 entities live on the node (${active})`);
+  t.equal(counters.region.activeEntities, active, 'the region counts the same');
+  t.equal(await settle(counters.entityRef('e3').ask({ type: 'get' })), 3, 'e3 was passivated and recovers its state from the journal');
+  await cluster.shutdown();
 });
