@@ -13,7 +13,7 @@
  *   warm <entities>                      ask e0 … e<entities-1> once each
  *   load <seconds> <concurrency> <entities>   closed-loop asks; latency of each
  *   sweep <numberOfShards>               ask one entity of every shard, 256 in flight
- *   sweep-loop <numberOfShards>          sweeps back to back, `sweep <start> <end> <ok> <failed>` each
+ *   sweep-loop <numberOfShards>          sweeps back to back, `sweep <start> <end> <ok> <failed> [first error]` each
  *   sweep-stop                           ends the loop after the current sweep (answers `result`)
  *   stats                                messaging and hosting counters
  */
@@ -107,7 +107,7 @@ onCommands(async (line) => {
         while (looping) {
           const t0 = wallNow();
           const r = await sweep(ids);
-          process.stdout.write(`sweep ${t0.toFixed(3)} ${wallNow().toFixed(3)} ${r.ok} ${r.failed}\n`);
+          process.stdout.write(`sweep ${t0.toFixed(3)} ${wallNow().toFixed(3)} ${r.ok} ${r.failed}${r.firstError ? ` ${r.firstError.replace(/\s+/g, ' ')}` : ''}\n`);
         }
       })();
       return;

@@ -101,16 +101,19 @@ export async function rebalanceTrial(opts: { numberOfShards: number; rebalanceIn
     await m1.child.request('members 2');
     await m2.child.request('members 2');
     // Traffic to every shard, back to back, from the first member; record each sweep.
-    const sweeps: { start: number; end: number; ok: number; failed: number }[] = [];
+    const sweeps: { start: number; end: number; ok: number; failed: number; error?: string }[] = [];
     m1.child.onLine((line) => {
-      const [verb, start, end, ok, failed] = line.split(' ');
-      if (verb === 'sweep') sweeps.push({ start: Number(start), end: Number(end), ok: Number(ok), failed: Number(failed) });
+      const [verb, start, end, ok, failed, ...error] = line.split(' ');
+      if (verb === 'sweep') sweeps.push({ start: Number(start), end: Number(end), ok: Number(ok), failed: Number(failed), ...(error.length > 0 ? { error: error.join(' ') } : {}) });
     });
     m1.child.send(`sweep-loop ${n}`);
     // Before the join: the ring of the two (a shard allocated before the second region
     // registered is moved to it by the first rebalance rounds).
     const before = await placement(n, m1.id, members);
-    await settle(members, before, 60_000, 'two members');
+    await settle(members, before, 60_000, 'two members').catch((err: Error) => {
+      const last = sweeps.at(-1);
+      throw new Error(`${err.message}; ${sweeps.length} sweeps, the last: ${last ? `${last.ok} ok, ${last.failed} failed${last.error ? ` (${last.error})` : ''}` : 'none finished'}`);
+    });
     const preJoinFailures = sweeps.reduce((sum, s) => sum + s.failed, 0);
     const sweepsBefore = sweeps.length;
     await sleep(500);

@@ -26,7 +26,7 @@ export interface RemoteResult {
   hostMessaging: unknown;
 }
 
-export async function benchRemote(opts: { seconds: number; rounds: number; concurrency: number; entities: number; progress: (line: string) => void; senderNodeArgs?: string[] }): Promise<RemoteResult> {
+export async function benchRemote(opts: { seconds: number; rounds: number; concurrency: number; entities: number; progress: (line: string) => void; senderNodeArgs?: string[]; hostNodeArgs?: string[] }): Promise<RemoteResult> {
   const { seconds, rounds, concurrency, entities, progress } = opts;
   // Raw TCP baseline first.
   const server = new Child('raw-tcp server', rawFile, ['server']);
@@ -45,7 +45,7 @@ export async function benchRemote(opts: { seconds: number; rounds: number; concu
   }
   for (const r of raw.rounds) progress(`remote: raw TCP ${Math.round(r.perSec)} req/s, p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`);
 
-  const b = new Child('remote host B', nodeFile, ['host', '100', '10000']);
+  const b = new Child('remote host B', nodeFile, ['host', '100', '10000'], opts.hostNodeArgs ?? []);
   let a: Child | undefined;
   try {
     const [address] = (await b.next('ready')).split(' ');
