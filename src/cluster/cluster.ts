@@ -72,6 +72,10 @@ export interface ClusterOptions {
 export type ClusterEvents = ViewEvents & {
   /** SWIM's liveness events underneath the lifecycle (joined, suspected, recovered, updated, failed, left). */
   membership: [event: MembershipEvent];
+  /** This node must stop hosting singletons and shards (lost quorum, or declared dead by others). */
+  'hosting-paused': [];
+  /** It may host again (quorum back, and it announced a fresh up time). */
+  'hosting-resumed': [];
 };
 
 export class Cluster extends EventEmitter<ClusterEvents> {
@@ -99,6 +103,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     node.events.on('membership', (e) => this.emit('membership', e));
     view.on('change', (e) => {
       if (e.type === 'member-removed') messenger.forget(e.member.id);
+      else if (e.type === 'member-joining' || e.type === 'member-up') messenger.revive(e.member.id);
       this.emit(e.type, e.member);
       this.emit('change', e);
     });
@@ -108,7 +113,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // members that carried on without it.
     view.on('quorum-lost', () => {
       env.log.warn({ unreachable: view.unreachableReference().map((m) => m.id) }, 'quorum lost: not hosting singletons until the cluster is reachable again');
-      this.hostingAllowed = false;
+      this.pauseHosting();
       this.emit('quorum-lost');
     });
     view.on('quorum-regained', () => {
@@ -118,16 +123,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
     node.events.on('declared-dead', () => {
       env.log.warn('this node was declared dead by others and refuted: handing over, then coming back up as the youngest member');
-      this.hostingAllowed = false;
+      this.pauseHosting();
       for (const s of this.singletons) s.reconcile();
       void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => this.comeBackUp());
     });
-    this.rejoinTimer = env.scheduler.scheduleRepeatedly(env.config.pushPullIntervalMs, env.config.pushPullIntervalMs, () => void this.rejoinLost());
+    const rejoinMs = Math.min(env.config.pushPullIntervalMs, 5 * env.config.probeIntervalMs);
+    this.rejoinTimer = env.scheduler.scheduleRepeatedly(rejoinMs, rejoinMs, () => void this.rejoinLost());
     this.joined = this.joinSeeds().then(() => {
       this.isUp = true;
       if (this.stopped) return;
       if (view.hasQuorum) this.announce('up');
-      else this.hostingAllowed = false; // up once quorum is there (comeBackUp)
+      else this.pauseHosting(); // up once quorum is there (comeBackUp)
     });
     this.joined.catch(() => undefined);
   }
@@ -173,6 +179,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** False while this node is on the losing side of a partition: it hosts no singleton then. */
   get hasQuorum(): boolean {
     return this.view.hasQuorum;
+  }
+
+  /**
+   * Whether this node may host singletons and shards now: it is up, has quorum, and has not
+   * been declared dead since it last announced itself up. `hosting-paused` and
+   * `hosting-resumed` report the changes; whatever a node hosts must stop on a pause.
+   */
+  get canHost(): boolean {
+    return this.hostingAllowed && this.view.hasQuorum && this.view.self.state === 'up';
   }
 
   /** SWIM's packet counters (packets in and out, malformed packets dropped). */
@@ -262,6 +277,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.announce('up', true);
     this.hostingAllowed = true;
     for (const s of this.singletons) s.reconcile();
+    this.emit('hosting-resumed');
+  }
+
+  private pauseHosting(): void {
+    if (!this.hostingAllowed) return;
+    this.hostingAllowed = false;
+    this.emit('hosting-paused');
   }
 
   /** While members of the reference set are unreachable, tries to exchange state with them (heals partitions SWIM gave up on). */

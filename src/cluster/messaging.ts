@@ -208,6 +208,14 @@ export class Messenger {
     for (const [stream, from] of this.inbound) if (from?.id === peerId) stream.close();
   }
 
+  /**
+   * The member is back (a partition healed after it was downed here: same process, same id):
+   * accept it and send to it again. Messages refused while it was gone stay refused.
+   */
+  revive(peerId: string): void {
+    this.gone.delete(peerId);
+  }
+
   /** Bytes queued for `peerId` and not yet written (for monitoring and tests). */
   queuedBytes(peerId: string): number {
     return this.links.get(peerId)?.queue.bytes ?? 0;

@@ -16,10 +16,10 @@
 import { CloudstateError, describeError } from '../core/index.js';
 import type { Cancellable, Logger, Scheduler } from '../core/index.js';
 import type { Cluster } from '../cluster/index.js';
-import { allocations, emptyCoordinatorState, rebuild, updated } from './coordinator-state.js';
+import { allocations, emptyCoordinatorState, updated } from './coordinator-state.js';
 import type { CoordinatorEvent, CoordinatorState } from './coordinator-state.js';
 import { decodeFrame, encodeFrame } from './protocol.js';
-import type { CoordinatorRequest, HomeAnswer } from './protocol.js';
+import type { CoordinatorAnswer, CoordinatorRequest, HomeAnswer } from './protocol.js';
 import type { RegionId, ShardAllocationStrategy, ShardId } from './types.js';
 
 export interface CoordinatorOptions {
@@ -53,9 +53,15 @@ export class Coordinator {
     const onGone = (m: { id: string }) => this.terminate(m.id);
     cluster.on('member-removed', onGone);
     this.unsubscribe.push(() => cluster.off('member-removed', onGone));
-    // Rebuild: every region of the role that is up now must register before allocation starts.
-    for (const m of cluster.upMembers()) if (o.role === undefined || m.roles.includes(o.role)) this.awaitingRegister.add(m.id);
-    for (const id of this.awaitingRegister) void cluster.sendReliable(id, this.topic, encodeFrame({ t: 'coordinator-started' })).catch(() => this.awaitingRegister.delete(id));
+    // Rebuild: every member of the role that may host a shard (in any state short of removed,
+    // reachable or not) must register before allocation starts; the timeout covers members that
+    // cannot answer, which have lost quorum and so stopped hosting.
+    for (const m of cluster.members()) if (o.role === undefined || m.roles.includes(o.role)) this.awaitingRegister.add(m.id);
+    // A region that cannot be told still registers when it sees the coordinator move; until
+    // then (or the rebuild timeout) nothing is allocated.
+    for (const id of this.awaitingRegister) {
+      void cluster.sendReliable(id, this.topic, encodeFrame({ t: 'coordinator-started' })).catch((err: unknown) => o.logger.debug({ region: id, err: describeError(err) }, 'could not tell a region'));
+    }
     this.timers.push(o.scheduler.schedule(o.rebuildTimeoutMs, () => this.becomeReady('rebuild timeout')));
     this.timers.push(o.scheduler.scheduleRepeatedly(o.rebalanceIntervalMs, o.rebalanceIntervalMs, () => void this.rebalance()));
     o.logger.info({ typeName: o.typeName, waitingFor: this.awaitingRegister.size }, 'shard coordinator started; rebuilding from the regions');
@@ -63,7 +69,7 @@ export class Coordinator {
   }
 
   /** Handles one request from a region (the singleton hands them over one at a time). */
-  receive(request: CoordinatorRequest): Promise<HomeAnswer> | { ok: true } {
+  receive(request: CoordinatorRequest): Promise<HomeAnswer> | CoordinatorAnswer {
     switch (request.t) {
       case 'register':
         return this.register(request.region, request.shards);
@@ -86,23 +92,23 @@ export class Coordinator {
     this.state = updated(this.state, event);
   }
 
-  private register(region: RegionId, shards: ShardId[]): { ok: true } {
-    if (this.leaving.has(region)) return { ok: true };
-    if (!this.state.regions.has(region)) {
-      if (this.ready) {
-        // A region that registers after the rebuild claims only shards nobody else hosts.
-        this.apply({ type: 'region-registered', region });
-        for (const shard of shards) if (!this.state.shards.has(shard)) this.apply({ type: 'shard-allocated', shard, region });
-      } else {
-        const reports = [...this.state.regions].map(([r, s]) => ({ region: r, shards: [...s] }));
-        const { state, conflicts } = rebuild([...reports, { region, shards }]);
-        if (conflicts.length > 0) this.o.logger.warn({ conflicts }, 'two regions claimed the same shards while rebuilding');
-        this.state = state;
-      }
+  /**
+   * A region says what it hosts. The first region to claim a shard keeps it; a later claimant
+   * (it registered late, after the shard was given to another) is told to stop it.
+   */
+  private register(region: RegionId, shards: ShardId[]): CoordinatorAnswer {
+    if (this.leaving.has(region)) return { ok: true, stop: shards };
+    if (!this.state.regions.has(region)) this.apply({ type: 'region-registered', region });
+    const stop: ShardId[] = [];
+    for (const shard of shards) {
+      const home = this.state.shards.get(shard);
+      if (home === undefined && !this.inProgress.has(shard)) this.apply({ type: 'shard-allocated', shard, region });
+      else if (home !== region) stop.push(shard);
     }
+    if (stop.length > 0) this.o.logger.warn({ region, stop }, 'a region claimed shards that live elsewhere; it stops them');
     this.awaitingRegister.delete(region);
     this.checkReady();
-    return { ok: true };
+    return { ok: true, stop };
   }
 
   private async getHome(shard: ShardId, requester: RegionId): Promise<HomeAnswer> {

@@ -27,6 +27,9 @@ export type CoordinatorRequest =
 /** The coordinator's answer to `get-home`: the region, or try again shortly (rebalancing, rebuilding, no region). */
 export type HomeAnswer = { region: RegionId } | { retry: true };
 
+/** Any answer of the coordinator: to `register`, the shards the region must stop (another region has them). */
+export type CoordinatorAnswer = HomeAnswer | { ok: true } | { ok: true; stop: ShardId[] };
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);

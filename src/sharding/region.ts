@@ -15,7 +15,7 @@ import { CloudstateError, describeError } from '../core/index.js';
 import type { Cancellable, Clock, Logger, Scheduler } from '../core/index.js';
 import type { Cluster, ClusterSingleton, Peer } from '../cluster/index.js';
 import { decodeFrame, encodeFrame } from './protocol.js';
-import type { CoordinatorRequest, HomeAnswer, RegionMessage, Serializer } from './protocol.js';
+import type { CoordinatorAnswer, CoordinatorRequest, RegionMessage, Serializer } from './protocol.js';
 import { Shard } from './shard.js';
 import { shardOf } from './shard-id.js';
 import type { EntityBehavior, EntityId, EntityStorage, PassivationPolicy, RegionId, ShardId } from './types.js';
@@ -31,7 +31,7 @@ export interface RegionOptions {
   serializer: Serializer;
   bufferSize: number;
   cluster: Cluster;
-  coordinator: ClusterSingleton<CoordinatorRequest, HomeAnswer | { ok: true }>;
+  coordinator: ClusterSingleton<CoordinatorRequest, CoordinatorAnswer>;
   clock: Clock;
   scheduler: Scheduler;
   logger: Logger;
@@ -74,15 +74,27 @@ export class ShardRegion {
     const { cluster } = o;
     this.unsubscribe.push(cluster.onMessage(this.topic, (from, data) => this.onMessage(from, data)));
     const onGone = (m: { id: string }) => this.regionGone(m.id);
-    const onQuorumLost = () => void this.stopHosting('quorum lost');
-    const onQuorumBack = () => this.flushAll();
+    const onPaused = () => void this.stopHosting('hosting paused (quorum lost, or declared dead)');
+    const onResumed = () => this.flushAll();
+    // A new coordinator (fail-over) must hear what this region hosts, whoever it asked.
+    let coordinatorHost = o.coordinator.host?.id;
+    const onChange = () => {
+      const now = o.coordinator.host?.id;
+      if (now === coordinatorHost) return;
+      coordinatorHost = now;
+      if (this.hosts) void this.register();
+    };
     cluster.on('member-removed', onGone);
-    cluster.on('quorum-lost', onQuorumLost);
-    cluster.on('quorum-regained', onQuorumBack);
+    cluster.on('hosting-paused', onPaused);
+    cluster.on('hosting-resumed', onResumed);
+    cluster.on('quorum-regained', onResumed);
+    cluster.on('change', onChange);
     this.unsubscribe.push(() => {
       cluster.off('member-removed', onGone);
-      cluster.off('quorum-lost', onQuorumLost);
-      cluster.off('quorum-regained', onQuorumBack);
+      cluster.off('hosting-paused', onPaused);
+      cluster.off('hosting-resumed', onResumed);
+      cluster.off('quorum-regained', onResumed);
+      cluster.off('change', onChange);
     });
     const idle = o.passivation.checkIntervalMs;
     if (idle !== undefined) {
@@ -154,7 +166,9 @@ export class ShardRegion {
   private async register(): Promise<void> {
     if (this.leaving || this.stopped) return;
     try {
-      await this.o.coordinator.ask({ t: 'register', region: this.self, shards: this.hostedShards() });
+      const answer = await this.o.coordinator.ask({ t: 'register', region: this.self, shards: this.hostedShards() });
+      // Shards the coordinator already gave to another region (this one was late to register): stop them here.
+      for (const shard of 'stop' in answer ? answer.stop : []) void this.stopShard(shard);
     } catch (err) {
       if (this.stopped) return;
       this.o.logger.debug({ err: describeError(err) }, 'registering with the coordinator failed; retrying');
@@ -199,9 +213,9 @@ export class ShardRegion {
       .then(
         (answer) => {
           if ('region' in answer) {
-            this.homes.set(shard, answer.region);
-            if (answer.region === this.self) this.host(shard);
-            return true;
+            // Cache a home here only once the shard runs here: a stale "here" must never start it.
+            if (answer.region !== this.self || this.host(shard)) this.homes.set(shard, answer.region);
+            return answer.region !== this.self || this.shards.has(shard);
           }
           return false;
         },
@@ -220,7 +234,7 @@ export class ShardRegion {
   private host(shard: ShardId): Shard | undefined {
     const existing = this.shards.get(shard);
     if (existing) return existing;
-    if (!this.hosts || this.leaving || !this.o.cluster.hasQuorum) return undefined;
+    if (!this.hosts || this.leaving || !this.o.cluster.canHost) return undefined;
     const s = new Shard({
       typeName: this.o.typeName,
       shardId: shard,
@@ -302,14 +316,13 @@ export class ShardRegion {
   /** A command from another region for a shard it believes lives here. */
   private async serveRemote(from: Peer, id: string, shardId: ShardId, entityId: EntityId, body: Uint8Array): Promise<void> {
     const reply = (header: RegionMessage, payload?: Uint8Array) => void this.o.cluster.sendReliable(from, this.topic, encodeFrame(header, payload)).catch(() => undefined);
-    if (!this.o.cluster.hasQuorum || this.leaving) return reply({ t: 'not-here', id, shard: shardId });
+    if (!this.o.cluster.canHost || this.leaving) return reply({ t: 'not-here', id, shard: shardId });
     let shard = this.shards.get(shardId);
-    if (!shard && this.homes.get(shardId) === this.self) shard = this.host(shardId);
     if (!shard) {
       // Ask the coordinator once: this region may be the new home and not know it yet.
       const answer = await this.o.coordinator.ask({ t: 'get-home', shard: shardId, requester: this.self }).catch(() => undefined);
-      if (answer && 'region' in answer) this.homes.set(shardId, answer.region);
       shard = answer && 'region' in answer && answer.region === this.self ? this.host(shardId) : undefined;
+      if (answer && 'region' in answer && (answer.region !== this.self || shard)) this.homes.set(shardId, answer.region);
     }
     if (!shard) return reply({ t: 'not-here', id, shard: shardId });
     try {
@@ -338,16 +351,21 @@ export class ShardRegion {
     this.settle(p, () => p.reject(new CloudstateError(header.code, header.message)));
   }
 
-  /** The coordinator moves a shard away: stop its entities, forget it, say so. */
-  private async handOff(coordinator: Peer, shardId: ShardId): Promise<void> {
+  /** Stops a shard's entities and forgets it; what waits for it is routed again. */
+  private async stopShard(shardId: ShardId): Promise<void> {
     const shard = this.shards.get(shardId);
     this.homes.delete(shardId);
     if (shard) {
       await shard.handOff();
-      this.shards.delete(shardId);
+      if (this.shards.get(shardId) === shard) this.shards.delete(shardId);
     }
-    await this.o.cluster.sendReliable(coordinator, `sharding-coordinator/${this.o.typeName}`, encodeFrame({ t: 'handoff-done', shard: shardId })).catch(() => undefined);
     this.flush(shardId);
+  }
+
+  /** The coordinator moves a shard away: stop its entities, forget it, say so. */
+  private async handOff(coordinator: Peer, shardId: ShardId): Promise<void> {
+    await this.stopShard(shardId);
+    await this.o.cluster.sendReliable(coordinator, `sharding-coordinator/${this.o.typeName}`, encodeFrame({ t: 'handoff-done', shard: shardId })).catch(() => undefined);
   }
 
   /** Stops every local shard (their entities finish the command at hand) and forgets all homes. */

@@ -14,7 +14,7 @@ import { consistentHashing } from './allocation.js';
 import { Coordinator } from './coordinator.js';
 import { idleTimeout } from './passivation.js';
 import { jsonSerializer } from './protocol.js';
-import type { CoordinatorRequest, HomeAnswer, Serializer } from './protocol.js';
+import type { CoordinatorAnswer, CoordinatorRequest, Serializer } from './protocol.js';
 import { ShardRegion } from './region.js';
 import type { EntityBehavior, EntityId, EntityStorage, PassivationPolicy, ShardAllocationStrategy } from './types.js';
 
@@ -89,7 +89,7 @@ export class Sharding {
     const logger = this.log.child({ typeName });
     const strategy = settings.allocationStrategy ?? consistentHashing();
     let coordinator: Coordinator | undefined;
-    const singleton = this.cluster.singleton<CoordinatorRequest, HomeAnswer | { ok: true }>({
+    const singleton = this.cluster.singleton<CoordinatorRequest, CoordinatorAnswer>({
       name: `sharding-coordinator/${typeName}`,
       role: settings.role,
       create: () => {

@@ -70,7 +70,10 @@ t.test('sharded counters under joins, a kill, a partition and leaves', async (t)
     for (let left = ms; left > 0; left -= 5) {
       scheduler.advance(5);
       await new Promise((r) => setImmediate(r));
-      for (const set of live.values()) maxLive = Math.max(maxLive, set.size);
+      for (const [id, set] of live) {
+        if (process.env.DEBUG_SIM && set.size > 1 && set.size > maxLive) console.error(`t=${scheduler.monotonic()} ${id} live on ${[...set].join(',')}; quorum ${nodes.map((n) => n.cluster.hasQuorum).join(',')}; states ${JSON.stringify(nodes.map((n) => n.cluster.members().map((m) => `${m.id}:${m.state}${m.reachable ? '' : '!'}`).join(' ')))}`);
+        maxLive = Math.max(maxLive, set.size);
+      }
     }
   };
 
@@ -108,6 +111,7 @@ t.test('sharded counters under joins, a kill, a partition and leaves', async (t)
   await run(4000);
   t.ok(nodes[4]!.counters.region.hostedShards().length > 0, `the newcomer took shards (${nodes[4]!.counters.region.hostedShards().length})`);
 
+  if (process.env.DEBUG_SIM) console.error(`t=${scheduler.monotonic()} kill`);
   // kill -9 of member 2: its shards move once it is downed.
   nodes[2]!.dead = true;
   network.kill(address(2));
@@ -115,8 +119,10 @@ t.test('sharded counters under joins, a kill, a partition and leaves', async (t)
   await run(6000);
 
   // A partition {0,1} | {3,4}: 2 of 4 with the lowest address (keep-majority tie-break) survive.
+  if (process.env.DEBUG_SIM) console.error(`t=${scheduler.monotonic()} partition`);
   network.partition([address(0), address(1)], [address(3), address(4)]);
   await run(6000);
+  if (process.env.DEBUG_SIM) console.error(`t=${scheduler.monotonic()} heal`);
   network.heal();
   await run(8000);
 
