@@ -42,7 +42,10 @@ interface Pending {
   readonly seq: number;
   readonly shard: ShardId;
   readonly entityId: EntityId;
-  readonly body: Uint8Array;
+  /** The command as the caller gave it: local entities get it as it is (as in Akka, no serialization in-process). */
+  readonly command: unknown;
+  /** Serialized on first use, when the command leaves the process. */
+  body?: Uint8Array;
   readonly resolve: (reply: unknown) => void;
   readonly reject: (err: Error) => void;
   readonly timer: Cancellable;
@@ -127,7 +130,6 @@ export class ShardRegion {
       return Promise.reject(new CloudstateError('ERR_SHARDING_BUFFER_FULL', `${this.o.typeName}: ${this.buffered} commands already wait for their shards`));
     }
     const shard = shardOf(entityId, this.o.numberOfShards);
-    const body = this.o.serializer.encode(command);
     return new Promise((resolve, reject) => {
       const seq = ++this.counter;
       const id = `${this.self}/${seq}`;
@@ -135,7 +137,7 @@ export class ShardRegion {
         this.drop(id, shard);
         reject(new CloudstateError('ERR_SHARDING_TIMEOUT', `${this.o.typeName}/${entityId} did not answer within ${timeoutMs} ms`));
       });
-      this.enqueue({ id, seq, shard, entityId, body, resolve, reject, timer });
+      this.enqueue({ id, seq, shard, entityId, command, resolve, reject, timer });
     });
   }
 
@@ -253,13 +255,7 @@ export class ShardRegion {
   private deliverLocally(p: Pending): void {
     const shard = this.shards.get(p.shard);
     if (!shard) return this.enqueue(p);
-    let command: unknown;
-    try {
-      command = this.o.serializer.decode(p.body);
-    } catch (err) {
-      return this.settle(p, () => p.reject(new CloudstateError('ERR_SHARDING_MALFORMED', `command for ${p.entityId} could not be decoded: ${describeError(err)}`)));
-    }
-    shard.deliver(p.entityId, command).then(
+    shard.deliver(p.entityId, p.command).then(
       (reply) => this.settle(p, () => p.resolve(reply)),
       (err: unknown) => {
         if (err instanceof CloudstateError && err.code === 'ERR_SHARDING_HANDING_OFF') return this.enqueue(p);
@@ -276,9 +272,15 @@ export class ShardRegion {
   private sendTo(region: RegionId, p: Pending): void {
     p.target = region;
     this.inFlight.set(p.id, p);
-    const peer = this.o.cluster.members().find((m) => m.id === region);
-    const frame = encodeFrame({ t: 'deliver', id: p.id, shard: p.shard, entityId: p.entityId }, p.body);
-    (peer ? this.o.cluster.sendReliable(peer, this.topic, frame) : Promise.reject(new Error(`region ${region} is not a member`))).catch((err: unknown) => {
+    let frame: Uint8Array;
+    try {
+      p.body ??= this.o.serializer.encode(p.command);
+      frame = encodeFrame({ t: 'deliver', id: p.id, shard: p.shard, entityId: p.entityId }, p.body);
+    } catch (err) {
+      this.inFlight.delete(p.id);
+      return this.settle(p, () => p.reject(new CloudstateError('ERR_SHARDING_MALFORMED', `command for ${p.entityId} could not be serialized: ${describeError(err)}`)));
+    }
+    this.o.cluster.sendReliable(region, this.topic, frame).catch((err: unknown) => {
       if (!this.inFlight.delete(p.id)) return;
       this.homes.delete(p.shard);
       p.target = undefined;
