@@ -6,12 +6,12 @@
 // stdin/stdout, one line each way:
 //
 //   ask <reqId> <entityId> <json command>  →  reply <reqId> ok <json reply> | reply <reqId> err <code>
-//   state <reqId>                          →  reply <reqId> ok {"id","up","shards"}
+//   state <reqId>                          →  reply <reqId> ok {"id","up","shards","quorum","members","active"}
 //
 // `up` is the number of members this node sees up and reachable, `shards` the shards its
-// region hosts. SHARDING_SHARDS sets the number of shards (default 20), SHARDING_ASK_TIMEOUT_MS
+// region hosts, `members` each member as `id state reachable|unreachable`. SHARDING_SHARDS sets the number of shards (default 20), SHARDING_ASK_TIMEOUT_MS
 // the ask timeout (default 10 s); the log (pino JSON) goes to stderr at SHARDING_LOG_LEVEL
-// (default warn). SIGKILL is the crash; when stdin closes (the test is gone) the process exits.
+// (default info; lifecycle events are logged at info too). SIGKILL is the crash; when stdin closes (the test is gone) the process exits.
 import { createInterface } from 'node:readline';
 import { Cluster } from '../../src/cluster/index.js';
 import { createLogger } from '../../src/core/index.js';
@@ -31,7 +31,7 @@ const counter = eventSourced<Command, Event, number, number>({
 
 const url = process.env.SHARDING_PG_URL;
 if (!url) throw new Error('SHARDING_PG_URL is not set');
-const logger = createLogger({ name: 'sharding-node', level: process.env.SHARDING_LOG_LEVEL ?? 'warn' });
+const logger = createLogger({ name: 'sharding-node', level: process.env.SHARDING_LOG_LEVEL ?? 'info' });
 const storage = await openStorage({ kind: 'postgres', connectionString: url, createSchema: false, logger });
 const cluster = await Cluster.start({ preset: 'local', seeds: process.argv.slice(2), logger });
 const sharding = new Sharding(cluster, {
@@ -44,6 +44,7 @@ const counters = sharding.init({
   numberOfShards: Number(process.env.SHARDING_SHARDS ?? 20),
   rebalanceIntervalMs: 1000,
 });
+cluster.on('change', (e) => logger.info({ member: e.member.id, reachable: e.member.reachable }, e.type));
 await cluster.joined;
 process.stdout.write(`ready ${cluster.address} ${cluster.self.id}\n`);
 
@@ -52,7 +53,9 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const [verb, reqId = '?', entityId = '', ...rest] = line.split(' ');
   if (verb === 'state') {
-    answer(reqId, `ok ${JSON.stringify({ id: cluster.self.id, up: cluster.upMembers().length, shards: counters.region.hostedShards() })}`);
+    const members = cluster.members().map((m) => `${m.id} ${m.state} ${m.reachable ? 'reachable' : 'unreachable'}`);
+    const state = { id: cluster.self.id, up: cluster.upMembers().length, shards: counters.region.hostedShards(), quorum: cluster.hasQuorum, members, active: counters.region.activeEntities };
+    answer(reqId, `ok ${JSON.stringify(state)}`);
   } else if (verb === 'ask') {
     let command: Command;
     try {
