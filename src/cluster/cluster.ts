@@ -268,7 +268,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private announce(state: SelfState, freshUpSince = false): void {
     const self = this.node.self;
     const upSince = state === 'up' && (freshUpSince || self.meta.upSince === 0) ? Math.floor(this.env.clock.now()) : self.meta.upSince;
-    this.node.updateMeta({ ...self.meta, state, upSince });
+    const { hosting: _, ...rest } = self.meta;
+    this.node.updateMeta(state === 'up' && freshUpSince ? { ...rest, state, upSince } : { ...self.meta, state, upSince });
   }
 
   /** After a lost quorum or a death verdict: once quorum is back, announce a fresh up time, then host again. */
@@ -280,10 +281,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('hosting-resumed');
   }
 
+  /**
+   * Stops hosting: singletons stop, then the others are told (metadata `hosting: false`) so they
+   * look past this node for a singleton's home rather than wait for it to come back.
+   */
   private pauseHosting(): void {
     if (!this.hostingAllowed) return;
     this.hostingAllowed = false;
     this.emit('hosting-paused');
+    for (const s of this.singletons) s.reconcile();
+    void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => {
+      const self = this.node.self;
+      if (!this.hostingAllowed && !this.stopped && self.meta.hosting !== false) this.node.updateMeta({ ...self.meta, hosting: false });
+    });
   }
 
   /** While members of the reference set are unreachable, tries to exchange state with them (heals partitions SWIM gave up on). */

@@ -30,6 +30,8 @@ export interface ClusterMember {
   readonly roles: readonly string[];
   /** Wall-clock ms the member became up; 0 until then. Orders members by age. */
   readonly upSince: number;
+  /** False while it hosts nothing (it lost quorum or was declared dead and is not back up yet). */
+  readonly hosting: boolean;
 }
 
 export type LifecycleEventType =
@@ -52,7 +54,7 @@ const GRACEFUL: readonly MemberState[] = ['joining', 'up', 'leaving', 'exiting',
 
 /** The lifecycle view of a SWIM member; `downed` is this node's verdict (./split-brain.ts). */
 export function toClusterMember(m: Member, downed: boolean): ClusterMember {
-  const base = { id: m.id, address: m.address, liveness: m.status, roles: m.meta.roles, upSince: m.meta.upSince };
+  const base = { id: m.id, address: m.address, liveness: m.status, roles: m.meta.roles, upSince: m.meta.upSince, hosting: m.meta.hosting !== false };
   if (m.status === 'left') return { ...base, state: 'removed', reachable: false };
   if (downed) return { ...base, state: 'down', reachable: false };
   return { ...base, state: m.meta.state, reachable: m.status === 'alive' };

@@ -9,11 +9,11 @@ import type { Member, MemberMeta, MembershipEvent } from './types.js';
 import type { Gossip, MemberDigest, WireMeta } from './wire.js';
 
 /** Metadata between its wire form and its in-memory form. */
-export const metaFromWire = (m: WireMeta): MemberMeta => ({ state: m.st, roles: [...m.roles], upSince: m.up });
-export const metaToWire = (m: MemberMeta): WireMeta => ({ st: m.state, roles: [...m.roles], up: m.upSince });
+export const metaFromWire = (m: WireMeta): MemberMeta => ({ state: m.st, roles: [...m.roles], upSince: m.up, ...(m.h === 0 ? { hosting: false } : {}) });
+export const metaToWire = (m: MemberMeta): WireMeta => ({ st: m.state, roles: [...m.roles], up: m.upSince, ...(m.hosting === false ? { h: 0 as const } : {}) });
 
 const sameMeta = (a: MemberMeta, b: MemberMeta) =>
-  a.state === b.state && a.upSince === b.upSince && a.roles.length === b.roles.length && a.roles.every((r, i) => r === b.roles[i]);
+  a.state === b.state && a.upSince === b.upSince && (a.hosting !== false) === (b.hosting !== false) && a.roles.length === b.roles.length && a.roles.every((r, i) => r === b.roles[i]);
 
 export type Decision =
   | { kind: 'ignore' }

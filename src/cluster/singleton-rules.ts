@@ -4,13 +4,14 @@
  * counts, so the next one cannot start until the leaving one has stopped its instance and
  * announced `exiting`: at most one instance at a time, hand-over included. An oldest member
  * that is unreachable but not yet downed also still counts: nobody can know it stopped, so
- * nobody else starts one until the downing policy has removed it.
+ * nobody else starts one until the downing policy has removed it. A member that announced it
+ * hosts nothing (it lost quorum) is passed over: it has stopped its instance before saying so.
  */
 import { byAge, hasRole, type ClusterMember } from './lifecycle.js';
 
 /** The member that hosts (or is about to host) the singleton of `role`, if any. */
 export function singletonTarget(members: readonly ClusterMember[], role: string | undefined): ClusterMember | undefined {
-  return members.filter((m) => (m.state === 'up' || m.state === 'leaving') && hasRole(m, role)).sort(byAge)[0];
+  return members.filter((m) => (m.state === 'up' || m.state === 'leaving') && m.hosting && hasRole(m, role)).sort(byAge)[0];
 }
 
 /** Whether this node may run the singleton now: it is up, has quorum, has the role and is the target. */

@@ -20,6 +20,11 @@ export interface MemberMeta {
   readonly roles: readonly string[];
   /** Wall-clock ms when the member became up (0 before): orders members by age, oldest first. */
   readonly upSince: number;
+  /**
+   * False while the member hosts nothing (it lost quorum, or was declared dead, and has not yet
+   * come back up): the others then look past it for a singleton's home instead of waiting.
+   */
+  readonly hosting?: boolean;
 }
 
 export interface Member {

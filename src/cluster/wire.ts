@@ -15,6 +15,8 @@ export interface WireMeta {
   st: 'joining' | 'up' | 'leaving' | 'exiting';
   roles: string[];
   up: number;
+  /** 0 while the member hosts nothing (absent: it may host). */
+  h?: 0;
 }
 
 /** What one member says about another (or itself): the gossip of SWIM. */
@@ -82,7 +84,7 @@ const SELF_STATES = new Set(['joining', 'up', 'leaving', 'exiting']);
 function validMeta(m: unknown): m is WireMeta {
   if (typeof m !== 'object' || m === null) return false;
   const x = m as Record<string, unknown>;
-  return SELF_STATES.has(x.st as string) && isNat(x.up) && Array.isArray(x.roles) && x.roles.length <= 16 && x.roles.every((r) => isStr(r) && r.length <= 64);
+  return SELF_STATES.has(x.st as string) && isNat(x.up) && (x.h === undefined || x.h === 0) && Array.isArray(x.roles) && x.roles.length <= 16 && x.roles.every((r) => isStr(r) && r.length <= 64);
 }
 
 function validMessage(m: unknown): m is Message {

@@ -21,6 +21,7 @@ t.test('rules: alive gossip with new metadata is an update; the same metadata is
     ['higher incarnation, same meta: no event', member(), wireUp, 2, undefined],
     ['higher incarnation, new state: updated', member(), { ...wireUp, st: 'leaving' }, 2, 'updated'],
     ['higher incarnation, new roles: updated', member(), { ...wireUp, roles: ['b'] }, 2, 'updated'],
+    ['higher incarnation, stops hosting: updated', member(), { ...wireUp, h: 0 }, 2, 'updated'],
     ['a suspect that refutes: recovered', member({ status: 'suspect' }), wireUp, 2, 'recovered'],
     ['a dead member back with a new incarnation: joined', member({ status: 'dead' }), wireUp, 2, 'joined'],
   ];
@@ -52,7 +53,7 @@ t.test('lifecycle: state and reachability from SWIM status and announced state',
 });
 
 t.test('lifecycle: events for each transition', async (t) => {
-  const c = (state: ClusterMember['state'], reachable = true): ClusterMember => ({ id: 'm', address: 'h:1', state, reachable, liveness: 'alive', roles: [], upSince: 1 });
+  const c = (state: ClusterMember['state'], reachable = true): ClusterMember => ({ id: 'm', address: 'h:1', state, reachable, liveness: 'alive', roles: [], upSince: 1, hosting: true });
   const cases: [string, ClusterMember | undefined, ClusterMember | undefined, string[]][] = [
     ['first seen joining', undefined, c('joining'), ['member-joining']],
     ['first seen up', undefined, c('up'), ['member-up']],
@@ -97,7 +98,7 @@ t.test('split brain: which side survives, per policy', async (t) => {
 });
 
 t.test('split brain: the reducer downs the dead only on the surviving side, and keeps the reference otherwise', async (t) => {
-  const cm = (id: string, liveness: Member['status'], reachable: boolean, upSince: number): ClusterMember => ({ id, address: `h:${id}`, state: 'up', reachable, liveness, roles: [], upSince });
+  const cm = (id: string, liveness: Member['status'], reachable: boolean, upSince: number): ClusterMember => ({ id, address: `h:${id}`, state: 'up', reachable, liveness, roles: [], upSince, hosting: true });
   const all = ['a', 'b', 'c', 'd', 'e'].map((id, i) => cm(id, 'alive', true, i + 1));
   let d = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, all, 'a', 0, 0);
   t.same([d.hasQuorum, d.down, d.state.reference.size], [true, [], 5], 'everyone up: quorum, nothing to down');
@@ -128,13 +129,14 @@ t.test('split brain: the reducer downs the dead only on the surviving side, and 
 });
 
 t.test('singleton: on the oldest up (or leaving) member of the role', async (t) => {
-  const c = (id: string, state: ClusterMember['state'], upSince: number, roles: string[] = []): ClusterMember => ({ id, address: `h:${id}`, state, reachable: true, liveness: 'alive', roles, upSince });
+  const c = (id: string, state: ClusterMember['state'], upSince: number, roles: string[] = []): ClusterMember => ({ id, address: `h:${id}`, state, reachable: true, liveness: 'alive', roles, upSince, hosting: true });
   const members = [c('b', 'up', 20), c('a', 'up', 10), c('c', 'up', 30, ['x']), c('j', 'joining', 0)];
   t.equal(singletonTarget(members, undefined)?.id, 'a', 'the oldest');
   t.equal(singletonTarget(members, 'x')?.id, 'c', 'the oldest of the role');
   t.equal(singletonTarget(members, 'y'), undefined, 'no member of the role');
   t.equal(singletonTarget([c('a', 'leaving', 10), c('b', 'up', 20)], undefined)?.id, 'a', 'a leaving oldest still holds it until it exits');
   t.equal(singletonTarget([c('a', 'exiting', 10), c('b', 'up', 20)], undefined)?.id, 'b', 'then the next oldest');
+  t.equal(singletonTarget([{ ...c('a', 'up', 10), hosting: false }, c('b', 'up', 20)], undefined)?.id, 'b', 'an oldest member that announced it hosts nothing is passed over');
   t.ok(mayHost(c('a', 'up', 10), members, undefined, true), 'the oldest hosts');
   t.notOk(mayHost(c('a', 'up', 10), members, undefined, false), 'not without quorum');
   t.notOk(mayHost(c('b', 'up', 20), members, undefined, true), 'not a younger one');
