@@ -153,6 +153,29 @@ export const journalCases: ConformanceCase[] = [
     },
   },
   {
+    // A client may not trust what it last wrote: another node may have written ahead and then
+    // deleted rows, and the primary key alone would not see the gap (seqNr 4 is free again).
+    name: 'a stale client after another wrote ahead and deleted up to its highest: conflict, nothing stored (when the plugin allows a second client)',
+    skip: (target) => (target.openSecondClient ? undefined : 'the storage allows one client at a time'),
+    run: async (target) => {
+      const second = await target.openSecondClient!();
+      try {
+        await withJournal(target, async (journal) => {
+          const other = new Journal(second.journal);
+          const id = uniqueId('stale-two-clients');
+          await journal.append(write(id, 1, 3));
+          await other.append(write(id, 4, 5, { writerId: 'node-b' }));
+          await other.deleteTo(id, 7);
+          await rejectsWith(journal.append(write(id, 4, 1, { writerId: 'node-a' })), SequenceConflictError);
+          assert.deepEqual(seqNrs(await collect(journal.replay(id))), [8]);
+          assert.ok((await collect(journal.replay(id))).every((e) => e.writerId === 'node-b'));
+        });
+      } finally {
+        await second.close();
+      }
+    },
+  },
+  {
     name: 'a rejected write stores nothing, the writes beside it are stored and the writer goes on',
     run: (target) =>
       withJournal(target, async (journal) => {
