@@ -23,6 +23,12 @@ export interface ConsistentHashingOptions {
   readonly virtualNodes?: number;
   /** At most this many shards moving at once, counting those already in progress. Default 20. */
   readonly maxSimultaneousRebalance?: number;
+  /**
+   * Or this fraction of all shards, when that is more (default 0.25): a member joining a cluster
+   * of any size then gets its share in one or two rounds (a third of 1,000 shards: 2 rounds of
+   * 250) instead of dozens of rounds of 20. Set 0 for the absolute limit alone.
+   */
+  readonly relativeLimit?: number;
 }
 
 export interface LeastShardsOptions {
@@ -42,12 +48,14 @@ function positiveInteger(name: string, value: number): number {
  * The default strategy: a shard goes to the region the consistent-hash ring of the live regions
  * (the keys of `allocations`) maps its id to; the requester is ignored (with no live region at
  * all, the requester gets it, as in Akka). `rebalance` returns the shards hosted elsewhere than
- * where the ring now puts them, in id order, at most `maxSimultaneousRebalance` minus the shards
- * already in progress, never one in progress. Throws `ERR_SHARDING_CONFIG` on a bad option.
+ * where the ring now puts them, in id order, at most max(`maxSimultaneousRebalance`,
+ * `relativeLimit` × all shards) minus the shards already in progress, never one in progress. Throws `ERR_SHARDING_CONFIG` on a bad option.
  */
 export function consistentHashing(options: ConsistentHashingOptions = {}): ShardAllocationStrategy {
   const virtualNodes = positiveInteger('virtualNodes', options.virtualNodes ?? 100);
   const maxSimultaneous = positiveInteger('maxSimultaneousRebalance', options.maxSimultaneousRebalance ?? 20);
+  const relativeLimit = options.relativeLimit ?? 0.25;
+  if (!(relativeLimit >= 0 && relativeLimit <= 1)) throw new CloudstateError('ERR_SHARDING_CONFIG', `relativeLimit must be between 0 and 1, got ${String(relativeLimit)}`);
   // The ring depends only on the set of regions: keep the last one (membership rarely changes).
   let cached: { key: string; ring: HashRing } | undefined;
   const ringOf = (allocations: Allocations): HashRing | undefined => {
@@ -71,7 +79,9 @@ export function consistentHashing(options: ConsistentHashingOptions = {}): Shard
     },
     async rebalance(allocations: Allocations, inProgress: ReadonlySet<ShardId>): Promise<ShardId[]> {
       const ring = ringOf(allocations);
-      const budget = maxSimultaneous - inProgress.size;
+      let total = 0;
+      for (const shards of allocations.values()) total += shards.length;
+      const budget = Math.max(maxSimultaneous, Math.ceil(relativeLimit * total)) - inProgress.size;
       if (ring === undefined || budget <= 0) return [];
       const misplaced: ShardId[] = [];
       for (const [region, shards] of allocations) {

@@ -115,7 +115,7 @@ t.test('consistent hashing: a third region takes about a third, never between th
 });
 
 t.test('consistent hashing: rebalance is bounded, skips shards in progress, deterministic', async (t) => {
-  const strategy = consistentHashing();
+  const strategy = consistentHashing({ relativeLimit: 0 });
   const a = new Map<string, ShardId[]>([['r1', shardIds(300)], ['r2', []], ['r3', []]]);
   const first = await strategy.rebalance(a, new Set());
   t.equal(first.length, 20, 'at most maxSimultaneousRebalance (default 20)');
@@ -125,7 +125,12 @@ t.test('consistent hashing: rebalance is bounded, skips shards in progress, dete
   t.notOk(second.some((s) => inProgress.has(s)), 'never a shard in progress');
   t.same(await strategy.rebalance(a, new Set(shardIds(20))), [], 'no room left');
   const reordered = new Map([...a].reverse().map(([r, s]) => [r, [...s].reverse()]));
-  t.same(await consistentHashing().rebalance(reordered, new Set()), first, 'same answer whatever the order of the input, on a fresh instance');
+  t.same(await consistentHashing({ relativeLimit: 0 }).rebalance(reordered, new Set()), first, 'same answer whatever the order of the input, on a fresh instance');
+  const big = new Map<string, ShardId[]>([['r1', shardIds(1000).filter((_, i) => i % 2 === 0)], ['r2', shardIds(1000).filter((_, i) => i % 2 === 1)], ['r3', []]]);
+  const round = await consistentHashing().rebalance(big, new Set());
+  t.equal(round.length, 250, 'by default a quarter of all shards may move at once (1,000 shards: 250)');
+  t.equal((await consistentHashing().rebalance(a, new Set())).length, 75, 'and a quarter of 300 is 75');
+  t.throws(() => consistentHashing({ relativeLimit: 2 }), /relativeLimit/);
   for (const s of shardIds(20)) t.equal(await strategy.allocateShard('r1', s, a), await consistentHashing().allocateShard('r3', s, reordered), `shard ${s}: same region`);
 });
 
@@ -180,12 +185,13 @@ t.test('properties: rebalance respects limits and in-progress shards, and is det
       const all = [...a.values()].flat();
       const inProgress = new Set(all.slice(0, inProgressCount));
       const ch = await consistentHashing({ maxSimultaneousRebalance: limit }).rebalance(a, inProgress);
+      const chLimit = Math.max(limit, Math.ceil(0.25 * all.length));
       const ls = await leastShards({ absoluteLimit: limit }).rebalance(a, new Set());
       const lsLimit = Math.max(1, Math.min(limit, Math.floor(0.1 * all.length)));
       const known = new Set(all);
       const again = await leastShards({ absoluteLimit: limit }).rebalance(new Map([...a].reverse()), new Set());
       return (
-        ch.length <= Math.max(0, limit - inProgress.size) &&
+        ch.length <= Math.max(0, chLimit - inProgress.size) &&
         ch.every((s) => known.has(s) && !inProgress.has(s)) &&
         new Set(ch).size === ch.length &&
         ls.length <= lsLimit &&
