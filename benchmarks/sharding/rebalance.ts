@@ -21,7 +21,8 @@ import { Child, wallNow } from './common.js';
 export interface RebalanceTrial {
   numberOfShards: number;
   rebalanceIntervalMs: number;
-  maxSimultaneousRebalance: number;
+  /** Shards that may move at once under the default strategy: max(20, a quarter of all shards). */
+  maxInFlight: number;
   /** Shards the ring gives the new member (the ones that must move). */
   expectedMoves: number;
   /** Shards per member before the join and the expected shares after it. */
@@ -151,7 +152,7 @@ export async function rebalanceTrial(opts: { numberOfShards: number; rebalanceIn
     return {
       numberOfShards: n,
       rebalanceIntervalMs,
-      maxSimultaneousRebalance: 20,
+      maxInFlight: Math.max(20, Math.ceil(0.25 * n)),
       expectedMoves,
       before,
       expected,
