@@ -15,6 +15,7 @@ import { benchDetection } from './cluster/detection.js';
 import type { DetectionResult } from './cluster/detection.js';
 import { benchSimulation } from './cluster/simulation.js';
 import type { SimulationRun } from './cluster/simulation.js';
+import type { MessagingBenchResult } from './cluster/messaging.js';
 import { cell, markdownTable } from './cluster/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -25,17 +26,8 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 /** Targets from the issue. */
 const TARGETS = { fastMedianMs: 1000, lanMedianMs: 5000, simFalsePositives: 0 };
 
-interface MessagingResult {
-  perSec: number;
-  rawTcpPerSec: number;
-  ratio: number;
-  messageBytes: number;
-  messages: number;
-  p50Ms?: number;
-  p99Ms?: number;
-}
-type Messaging = MessagingResult | { skipped: string };
-type BenchMessaging = (opts: { quick: boolean; progress: (line: string) => void }) => Promise<MessagingResult>;
+type Messaging = MessagingBenchResult | { skipped: string };
+type BenchMessaging = (opts: { quick: boolean; progress: (line: string) => void }) => Promise<MessagingBenchResult>;
 
 const machine = {
   cores: cpus().length,

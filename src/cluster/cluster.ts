@@ -124,7 +124,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     node.events.on('declared-dead', () => {
       env.log.warn('this node was declared dead by others and refuted: handing over, then coming back up as the youngest member');
       this.pauseHosting();
-      for (const s of this.singletons) s.reconcile();
       void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => this.comeBackUp());
     });
     const rejoinMs = Math.min(env.config.pushPullIntervalMs, 5 * env.config.probeIntervalMs);

@@ -11,7 +11,7 @@
  * `ERR_SHARDING_HOST_LOST` (it may have been handled). A command sent to a region that no
  * longer hosts the shard is answered "not here" and routed again, in order.
  */
-import { CloudstateError, describeError } from '../core/index.js';
+import { CloudstateError, describeError, hasCode } from '../core/index.js';
 import type { Cancellable, Clock, Logger, Scheduler } from '../core/index.js';
 import type { Cluster, ClusterSingleton, Peer } from '../cluster/index.js';
 import { decodeFrame, encodeFrame } from './protocol.js';
@@ -258,7 +258,7 @@ export class ShardRegion {
     shard.deliver(p.entityId, p.command).then(
       (reply) => this.settle(p, () => p.resolve(reply)),
       (err: unknown) => {
-        if (err instanceof CloudstateError && err.code === 'ERR_SHARDING_HANDING_OFF') return this.enqueue(p);
+        if (hasCode(err, 'ERR_SHARDING_HANDING_OFF')) return this.enqueue(p);
         this.settle(p, () => p.reject(err instanceof Error ? err : new Error(String(err))));
       },
     );
@@ -331,7 +331,7 @@ export class ShardRegion {
       const result = await shard.deliver(entityId, this.o.serializer.decode(body));
       reply({ t: 'reply', id, ok: true }, this.o.serializer.encode(result));
     } catch (err) {
-      if (err instanceof CloudstateError && err.code === 'ERR_SHARDING_HANDING_OFF') return reply({ t: 'not-here', id, shard: shardId });
+      if (hasCode(err, 'ERR_SHARDING_HANDING_OFF')) return reply({ t: 'not-here', id, shard: shardId });
       const code = err instanceof CloudstateError ? err.code : 'ERR_SHARDING_COMMAND_FAILED';
       reply({ t: 'reply', id, ok: false, code, message: describeError(err) });
     }

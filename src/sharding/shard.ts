@@ -12,7 +12,7 @@
  *                                     └─failed─────┴─EntityStoppedError──► (absent; next command restarts)
  * ```
  */
-import { CloudstateError, describeError } from '../core/index.js';
+import { CloudstateError, describeError, hasCode } from '../core/index.js';
 import type { Clock, Logger } from '../core/index.js';
 import { EntityStoppedError } from './errors.js';
 import type { EntityBehavior, EntityId, EntityInstance, EntityStorage, PassivationPolicy, ShardId } from './types.js';
@@ -142,8 +142,4 @@ export class Shard {
     this.failed.set(entityId, stopped);
     void stopped.then(() => this.failed.get(entityId) === stopped && this.failed.delete(entityId));
   }
-}
-
-function hasCode(err: unknown, code: string): boolean {
-  return err instanceof CloudstateError && err.code === code;
 }

@@ -88,12 +88,11 @@ export class Sharding {
     if (hostsHere && !this.options.storage) this.log.debug({ typeName }, 'no storage given: only in-memory entities can run here');
     const logger = this.log.child({ typeName });
     const strategy = settings.allocationStrategy ?? consistentHashing();
-    let coordinator: Coordinator | undefined;
     const singleton = this.cluster.singleton<CoordinatorRequest, CoordinatorAnswer>({
       name: `sharding-coordinator/${typeName}`,
       role: settings.role,
       create: () => {
-        coordinator = new Coordinator({
+        const c = new Coordinator({
           typeName,
           role: settings.role,
           strategy,
@@ -104,7 +103,6 @@ export class Sharding {
           scheduler: this.scheduler,
           logger,
         });
-        const c = coordinator;
         return { receive: (request) => c.receive(request), stop: () => c.stop() };
       },
     });

@@ -95,7 +95,6 @@ t.test('five members: lifecycle, a singleton, a partition with keep-majority, he
   );
   let maxInstances = 0;
   sim.invariants.push(() => {
-    if (process.env.DEBUG_SIM && instances > maxInstances) console.error('instances', instances);
     maxInstances = Math.max(maxInstances, instances);
   });
   await sim.run(200);
@@ -130,13 +129,8 @@ t.test('five members: lifecycle, a singleton, a partition with keep-majority, he
   // Heal: no restart needed; the minority regains quorum and comes back up, younger.
   sim.network.heal();
   const healAt = sim.scheduler.monotonic();
-  if (process.env.DEBUG_SIM) {
-    for (const [i, n] of sim.nodes.entries()) n.on('membership', (e) => console.error(`${Math.round(sim.scheduler.monotonic() - healAt)} @${i} swim ${e.type} ${e.member.id} inc=${e.member.incarnation}`));
-    for (const n of sim.nodes) console.error('at heal', n.self.id, n.hasQuorum, JSON.stringify(n.members().map((m) => [m.id, m.state, m.reachable, m.liveness])));
-  }
   const healed = await sim.until(() => sim.sees(all, ids) && sim.nodes.every((n) => n.hasQuorum), 60_000);
   t.ok(healed !== undefined, `after healing all five see all five up again (${healed} ms)`);
-  if (process.env.DEBUG_SIM) for (const n of sim.nodes) console.error(n.self.id, n.hasQuorum, JSON.stringify(n.members().map((m) => [m.id, m.state, m.reachable, m.liveness, m.upSince])));
   await sim.run(5000);
   // A host that learns the other side had declared it dead hands over (it cannot tell whether
   // that side had quorum), so the singleton may move within the majority; never to the minority.

@@ -15,6 +15,18 @@ async function withJournal<T>(target: ConformanceTarget, fn: (journal: Journal) 
   return withPlugin(target, (plugin) => fn(new Journal(plugin.journal)));
 }
 
+const needsSecondClient = (target: ConformanceTarget) => (target.openSecondClient ? undefined : 'the storage allows one client at a time');
+
+/** Runs `fn` with a journal on the target and one on a second client of the same storage. */
+async function withTwoClients(target: ConformanceTarget, fn: (journal: Journal, other: Journal) => Promise<void>): Promise<void> {
+  const second = await target.openSecondClient!();
+  try {
+    await withJournal(target, (journal) => fn(journal, new Journal(second.journal)));
+  } finally {
+    await second.close();
+  }
+}
+
 const seqNrs = (events: readonly PersistentRepr[]) => events.map((e) => e.seqNr);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -126,54 +138,40 @@ export const journalCases: ConformanceCase[] = [
   },
   {
     name: 'two clients of the same storage racing: exactly one wins (when the plugin allows a second client)',
-    skip: (target) => (target.openSecondClient ? undefined : 'the storage allows one client at a time'),
-    run: async (target) => {
-      const second = await target.openSecondClient!();
-      try {
-        await withJournal(target, async (journal) => {
-          const other = new Journal(second.journal);
-          for (let round = 0; round < 5; round++) {
-            const id = uniqueId('two-clients');
-            await journal.append(write(id, 1, 1));
-            const results = await Promise.allSettled([
-              journal.append(write(id, 2, 2, { writerId: 'node-a' })),
-              other.append(write(id, 2, 2, { writerId: 'node-b' })),
-            ]);
-            assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one winner`);
-            const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-            assert.ok(lost.reason instanceof SequenceConflictError, `got ${String(lost.reason)}`);
-            const events = await collect(journal.replay(id, { fromSeqNr: 2 }));
-            assert.equal(new Set(events.map((e) => e.writerId)).size, 1);
-            assert.deepEqual(seqNrs(events), [2, 3]);
-          }
-        });
-      } finally {
-        await second.close();
-      }
-    },
+    skip: needsSecondClient,
+    run: (target) =>
+      withTwoClients(target, async (journal, other) => {
+        for (let round = 0; round < 5; round++) {
+          const id = uniqueId('two-clients');
+          await journal.append(write(id, 1, 1));
+          const results = await Promise.allSettled([
+            journal.append(write(id, 2, 2, { writerId: 'node-a' })),
+            other.append(write(id, 2, 2, { writerId: 'node-b' })),
+          ]);
+          assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one winner`);
+          const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+          assert.ok(lost.reason instanceof SequenceConflictError, `got ${String(lost.reason)}`);
+          const events = await collect(journal.replay(id, { fromSeqNr: 2 }));
+          assert.equal(new Set(events.map((e) => e.writerId)).size, 1);
+          assert.deepEqual(seqNrs(events), [2, 3]);
+        }
+      }),
   },
   {
     // A client may not trust what it last wrote: another node may have written ahead and then
     // deleted rows, and the primary key alone would not see the gap (seqNr 4 is free again).
     name: 'a stale client after another wrote ahead and deleted up to its highest: conflict, nothing stored (when the plugin allows a second client)',
-    skip: (target) => (target.openSecondClient ? undefined : 'the storage allows one client at a time'),
-    run: async (target) => {
-      const second = await target.openSecondClient!();
-      try {
-        await withJournal(target, async (journal) => {
-          const other = new Journal(second.journal);
-          const id = uniqueId('stale-two-clients');
-          await journal.append(write(id, 1, 3));
-          await other.append(write(id, 4, 5, { writerId: 'node-b' }));
-          await other.deleteTo(id, 7);
-          await rejectsWith(journal.append(write(id, 4, 1, { writerId: 'node-a' })), SequenceConflictError);
-          assert.deepEqual(seqNrs(await collect(journal.replay(id))), [8]);
-          assert.ok((await collect(journal.replay(id))).every((e) => e.writerId === 'node-b'));
-        });
-      } finally {
-        await second.close();
-      }
-    },
+    skip: needsSecondClient,
+    run: (target) =>
+      withTwoClients(target, async (journal, other) => {
+        const id = uniqueId('stale-two-clients');
+        await journal.append(write(id, 1, 3));
+        await other.append(write(id, 4, 5, { writerId: 'node-b' }));
+        await other.deleteTo(id, 7);
+        await rejectsWith(journal.append(write(id, 4, 1, { writerId: 'node-a' })), SequenceConflictError);
+        assert.deepEqual(seqNrs(await collect(journal.replay(id))), [8]);
+        assert.ok((await collect(journal.replay(id))).every((e) => e.writerId === 'node-b'));
+      }),
   },
   {
     name: 'a rejected write stores nothing, the writes beside it are stored and the writer goes on',
