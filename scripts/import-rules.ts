@@ -16,13 +16,14 @@ export const allowedLayers: Record<string, readonly string[]> = {
   core: [],
   cluster: ['core'],
   persistence: ['core'],
+  protocol: ['core'],
   crdt: ['core', 'cluster'],
   sharding: ['core', 'cluster', 'persistence', 'crdt'],
   autoscale: ['core', 'cluster', 'crdt'],
-  proxy: ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'autoscale'],
-  function: ['core'],
-  testkit: ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'function'],
-  '': ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'autoscale', 'function', 'testkit'],
+  proxy: ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'autoscale', 'protocol'],
+  function: ['core', 'protocol'],
+  testkit: ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'function', 'protocol'],
+  '': ['core', 'cluster', 'persistence', 'crdt', 'sharding', 'autoscale', 'function', 'testkit', 'protocol'],
 };
 
 /** Exceptions to "only through index.ts": a layer's public sub-entry points. */
