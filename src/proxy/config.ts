@@ -1,0 +1,176 @@
+/**
+ * The proxy's settings from its command line and environment: pure (argv and env in, a
+ * `ProxyConfig` or a usage error out), so every flag and variable is table-tested. Environment
+ * variable names are the reference proxy's where it has one (HTTP_PORT, USER_FUNCTION_HOST,
+ * USER_FUNCTION_PORT, REMOTING_PORT, POSTGRES_*, CASSANDRA_*); flags win over the environment.
+ */
+import { parseArgs } from 'node:util';
+
+export type StoreKind = 'memory' | 'leveldb' | 'postgres' | 'cassandra';
+
+export interface ProxyConfig {
+  /** Interface and port of the ingress (gRPC, gRPC-Web, HTTP/JSON, /ready, /alive, /metrics). */
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly userFunctionHost: string;
+  readonly userFunctionPort: number;
+  /** Dev mode: a one-node cluster that joins itself. */
+  readonly dev: boolean;
+  /** Cluster membership: bind address and port (0 = any free port), and seeds (`host:port`). */
+  readonly clusterHost: string;
+  readonly clusterPort: number;
+  readonly seeds: readonly string[];
+  /** `local` (loopback, fast detection) or `lan`. */
+  readonly clusterPreset: 'local' | 'lan';
+  readonly store: StoreKind;
+  /** LevelDB data directory. */
+  readonly dataDir: string;
+  readonly postgres: { readonly connectionString: string; readonly schema: string };
+  readonly cassandra: { readonly contactPoints: readonly string[]; readonly localDataCenter: string; readonly keyspace: string };
+  readonly numberOfShards: number;
+  /** Passivation of idle entities when discovery gives none, ms. */
+  readonly passivationTimeoutMs: number;
+  /** How long a command may wait for its entity, ms (the reference's relay-timeout). */
+  readonly relayTimeoutMs: number;
+  /** Require the user function to speak exactly protocol 0.2. */
+  readonly protocolCompatibilityCheck: boolean;
+  /** A command that starts the user function as a child process (dev convenience). */
+  readonly exec: string | undefined;
+  readonly logLevel: string;
+}
+
+export const usage = `Usage: cloudstate-proxy [options]
+
+Serves a Cloudstate (protocol 0.2) user function: discovers it, serves its gRPC services,
+HTTP/JSON routes and gRPC-Web on one port, and keeps its entities' state.
+
+Options (environment variable in brackets; flags win):
+  --dev                      one-node cluster that joins itself (local development)
+  --http-port <n>            ingress port, default 9000 [HTTP_PORT]
+  --http-host <addr>         ingress interface, default 127.0.0.1 [HTTP_HOST]
+  --user-function-host <h>   default 127.0.0.1 [USER_FUNCTION_HOST]
+  --user-function-port <n>   default 8080 [USER_FUNCTION_PORT]
+  --exec <command>           start the user function with this shell command (PORT is set to
+                             the user function port) and stop it when the proxy stops
+  --store <kind>             memory | leveldb | postgres | cassandra, default leveldb [STORE]
+  --data-dir <dir>           LevelDB directory, default ./data [DATA_DIR]
+  --postgres-url <url>       postgres://user:pass@host:port/db [POSTGRES_URL, or POSTGRES_SERVICE,
+                             POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USERNAME, POSTGRES_PASSWORD]
+  --postgres-schema <name>   default public [POSTGRES_SCHEMA]
+  --cassandra <hosts>        contact points, comma separated [CASSANDRA_CONTACT_POINTS]
+                             (CASSANDRA_LOCAL_DC default datacenter1, CASSANDRA_KEYSPACE default cloudstate)
+  --cluster-host <addr>      cluster bind address, default 127.0.0.1 [CLUSTER_HOST]
+  --cluster-port <n>         cluster port, default 2552, 0 in --dev [REMOTING_PORT]
+  --seeds <list>             host:port of other members, comma separated [CLUSTER_SEEDS]
+  --cluster-preset <p>       local | lan failure detection, default lan, local in --dev [CLUSTER_PRESET]
+  --number-of-shards <n>     default 100 [NUMBER_OF_SHARDS]
+  --passivation-timeout <ms> default 30000 [PASSIVATION_TIMEOUT]
+  --relay-timeout <ms>       default 60000 [RELAY_TIMEOUT]
+  --no-protocol-check        accept a user function of another protocol version
+  --log-level <level>        default info [LOG_LEVEL]
+  --help                     this text
+`;
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_PROXY_CONFIG';
+  constructor(message: string) {
+    super(`${message}\n\n${usage}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const stores: readonly StoreKind[] = ['memory', 'leveldb', 'postgres', 'cassandra'];
+
+function integer(name: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+function postgresUrl(env: NodeJS.ProcessEnv): string {
+  if (env.POSTGRES_URL) return env.POSTGRES_URL;
+  if (!env.POSTGRES_SERVICE) return '';
+  const user = encodeURIComponent(env.POSTGRES_USERNAME ?? 'postgres');
+  const password = env.POSTGRES_PASSWORD ? `:${encodeURIComponent(env.POSTGRES_PASSWORD)}` : '';
+  return `postgres://${user}${password}@${env.POSTGRES_SERVICE}:${env.POSTGRES_PORT ?? '5432'}/${env.POSTGRES_DATABASE ?? 'cloudstate'}`;
+}
+
+/** `{ help: true }` when --help was asked for; otherwise the configuration. Throws ConfigError. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { help: true } | { help: false; config: ProxyConfig } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        dev: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'http-port': { type: 'string' },
+        'http-host': { type: 'string' },
+        'user-function-host': { type: 'string' },
+        'user-function-port': { type: 'string' },
+        exec: { type: 'string' },
+        store: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'postgres-url': { type: 'string' },
+        'postgres-schema': { type: 'string' },
+        cassandra: { type: 'string' },
+        'cluster-host': { type: 'string' },
+        'cluster-port': { type: 'string' },
+        seeds: { type: 'string' },
+        'cluster-preset': { type: 'string' },
+        'number-of-shards': { type: 'string' },
+        'passivation-timeout': { type: 'string' },
+        'relay-timeout': { type: 'string' },
+        'no-protocol-check': { type: 'boolean' },
+        'log-level': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const o = parsed.values;
+  if (o.help) return { help: true };
+  const dev = o.dev === true;
+  const store = (o.store ?? env.STORE ?? 'leveldb') as StoreKind;
+  if (!stores.includes(store)) throw new ConfigError(`--store must be one of ${stores.join(', ')}, not ${JSON.stringify(store)}`);
+  const preset = o['cluster-preset'] ?? env.CLUSTER_PRESET ?? (dev ? 'local' : 'lan');
+  if (preset !== 'local' && preset !== 'lan') throw new ConfigError(`--cluster-preset must be local or lan, not ${JSON.stringify(preset)}`);
+  const seeds = dev ? [] : list(o.seeds ?? env.CLUSTER_SEEDS);
+  const config: ProxyConfig = {
+    httpHost: o['http-host'] ?? env.HTTP_HOST ?? '127.0.0.1',
+    httpPort: integer('--http-port', o['http-port'] ?? env.HTTP_PORT, 9000),
+    userFunctionHost: o['user-function-host'] ?? env.USER_FUNCTION_HOST ?? '127.0.0.1',
+    userFunctionPort: integer('--user-function-port', o['user-function-port'] ?? env.USER_FUNCTION_PORT, 8080),
+    dev,
+    clusterHost: o['cluster-host'] ?? env.CLUSTER_HOST ?? '127.0.0.1',
+    clusterPort: integer('--cluster-port', o['cluster-port'] ?? env.REMOTING_PORT, dev ? 0 : 2552),
+    seeds,
+    clusterPreset: preset,
+    store,
+    dataDir: o['data-dir'] ?? env.DATA_DIR ?? './data',
+    postgres: { connectionString: o['postgres-url'] ?? postgresUrl(env), schema: o['postgres-schema'] ?? env.POSTGRES_SCHEMA ?? 'public' },
+    cassandra: {
+      contactPoints: list(o.cassandra ?? env.CASSANDRA_CONTACT_POINTS),
+      localDataCenter: env.CASSANDRA_LOCAL_DC ?? 'datacenter1',
+      keyspace: env.CASSANDRA_KEYSPACE ?? 'cloudstate',
+    },
+    numberOfShards: integer('--number-of-shards', o['number-of-shards'] ?? env.NUMBER_OF_SHARDS, 100, 1),
+    passivationTimeoutMs: integer('--passivation-timeout', o['passivation-timeout'] ?? env.PASSIVATION_TIMEOUT, 30_000, 1),
+    relayTimeoutMs: integer('--relay-timeout', o['relay-timeout'] ?? env.RELAY_TIMEOUT, 60_000, 1),
+    protocolCompatibilityCheck: o['no-protocol-check'] !== true,
+    exec: o.exec,
+    logLevel: o['log-level'] ?? env.LOG_LEVEL ?? 'info',
+  };
+  if (store === 'postgres' && config.postgres.connectionString === '') {
+    throw new ConfigError('--store postgres needs --postgres-url (or POSTGRES_URL, or POSTGRES_SERVICE and friends)');
+  }
+  if (store === 'cassandra' && config.cassandra.contactPoints.length === 0) {
+    throw new ConfigError('--store cassandra needs --cassandra <hosts> (or CASSANDRA_CONTACT_POINTS)');
+  }
+  return { help: false, config };
+}
