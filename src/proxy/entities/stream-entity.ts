@@ -1,0 +1,152 @@
+/**
+ * What event-sourced and value entities share (after the reference proxy's entity actors): one
+ * `handle` stream to the user function per running entity, opened and initialised (recovery)
+ * before the first command; commands sent one at a time (sharding guarantees it) with ids
+ * counting from 1 on each stream; each reply checked against the command it answers.
+ *
+ * When the stream goes wrong the entity "crashes" as the reference proxy's does: the command
+ * at hand fails with `Unexpected <kind> failure` (a stream-level failure, a reply to another
+ * command, an empty message) or `Unexpected <kind> termination` (the user function ended or
+ * broke the stream), the stream is closed, and the next command opens a new one, with
+ * recovery. The same restart follows a `client_action.failure` with `restart = true`. A user
+ * function that cannot be reached fails the command with `UserFunctionCallError` (UNAVAILABLE)
+ * and the next command tries again. Storage errors throw `EntityStoppedError`: sharding then
+ * starts a new instance.
+ *
+ * ```
+ *   (no stream) ──command──► connect (init, recovery) ──► open ──reply──► open
+ *        ▲                                                  │
+ *        └──── crash / failure with restart / stop ─────────┘  (stream half-closed)
+ * ```
+ */
+import { describeError } from '../../core/index.js';
+import type { Logger, Scheduler } from '../../core/index.js';
+import { int64ToNumber } from '../../protocol/index.js';
+import type { Command, Failure, Int64 } from '../../protocol/index.js';
+import type { EntityContext, EntityInstance } from '../../sharding/index.js';
+import { EntityStoppedError } from '../../sharding/index.js';
+import type { ServiceModel } from '../model.js';
+import { UserFunctionCallError, UserFunctionErrorCode } from '../user-function.js';
+import type { ProtocolStream, StreamItem, UserFunctionClient } from '../user-function.js';
+import { failureReply } from './messages.js';
+import type { EntityCommand, UserFunctionReply } from './messages.js';
+
+/** What an entity support needs besides sharding's context and storage. */
+export interface EntitySupportOptions {
+  readonly service: ServiceModel;
+  readonly client: UserFunctionClient;
+  readonly scheduler: Scheduler;
+  readonly logger: Logger;
+  /** A command the user function has not answered within this many ms crashes the entity. */
+  readonly relayTimeoutMs: number;
+  /** After a half-close, how long the user function has to end its side before the stream is cancelled, ms. */
+  readonly closeGraceMs?: number;
+}
+
+/** The parts of a stream-out message both entity types have. */
+export interface StreamOut<Reply> {
+  reply?: Reply | null;
+  failure?: Failure | null;
+}
+
+const TIMEOUT = Symbol('timeout');
+
+export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> implements EntityInstance<EntityCommand, UserFunctionReply> {
+  private stream: ProtocolStream<In, StreamOut<Reply>> | undefined;
+  private commandId = 0;
+  protected readonly log: Logger;
+
+  constructor(
+    protected readonly o: EntitySupportOptions,
+    protected readonly context: EntityContext,
+    /** `entity` or `Value entity`: the word in the failure descriptions clients see. */
+    private readonly kind: string,
+  ) {
+    this.log = o.logger.child({ service: o.service.name, entityId: context.entityId });
+  }
+
+  /** Opens a stream and sends the init (and, for event sourcing, the replay). Throws on a storage error. */
+  protected abstract connect(): Promise<ProtocolStream<In, StreamOut<Reply>>>;
+  /** The stream-in message carrying a command. */
+  protected abstract commandMessage(command: Command): In;
+  /** Makes the reply's effects durable (events, state). Throws `EntityStoppedError`, or returns a failure to answer with. */
+  protected abstract persist(reply: Reply): Promise<UserFunctionReply | undefined>;
+
+  /** Connects once, on the first command (so a passivated entity costs nothing until used). */
+  async start(): Promise<this> {
+    await this.ensureStream();
+    return this;
+  }
+
+  async handle(command: EntityCommand): Promise<UserFunctionReply> {
+    const stream = await this.ensureStream();
+    const id = ++this.commandId;
+    stream.send(this.commandMessage({ entity_id: this.context.entityId, id, name: command.name, payload: command.payload }));
+    const item = await this.nextWithin(stream);
+    if (item === TIMEOUT) return this.crash('termination', `no answer to command ${id} (${command.name}) within ${this.o.relayTimeoutMs} ms`);
+    if ('end' in item) {
+      if (item.error?.code === UserFunctionErrorCode.Unavailable) {
+        this.closeStream();
+        throw item.error;
+      }
+      return this.crash('termination', item.error ? describeError(item.error) : 'the user function closed the stream');
+    }
+    const { reply, failure } = item.message;
+    if (failure) return this.crash('failure', `${failure.description ?? ''} (command ${int64ToNumber(failure.command_id)})`);
+    if (!reply) return this.crash('failure', 'empty or unknown message from the entity output stream');
+    const replyId = int64ToNumber(reply.command_id);
+    if (replyId !== id) return this.crash('failure', `incorrect command id in reply, expecting ${id} but got ${replyId}`);
+    const failed = await this.persist(reply);
+    if (failed) return failed;
+    const answer = reply as UserFunctionReply;
+    if (answer.client_action?.failure?.restart) {
+      // The user function asked for a fresh start: replay before the next command.
+      this.log.info({ description: answer.client_action.failure.description }, 'entity failed a command with restart; it recovers before the next one');
+      this.closeStream();
+    }
+    return { client_action: answer.client_action, side_effects: answer.side_effects ?? [] };
+  }
+
+  async stop(): Promise<void> {
+    this.closeStream();
+  }
+
+  /** Ends the command with the reference proxy's crash failure and drops the stream. */
+  protected crash(what: 'failure' | 'termination', detail: string): UserFunctionReply {
+    const description = `Unexpected ${this.kind} ${what}`;
+    this.log.error(`${description} - ${detail}`);
+    this.closeStream();
+    return failureReply(description);
+  }
+
+  /** Half-closes the stream (the user function then ends its side); cancels it if it lingers. */
+  protected closeStream(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.stream = undefined;
+    stream.end();
+    this.o.scheduler.schedule(this.o.closeGraceMs ?? 10_000, () => stream.cancel());
+  }
+
+  private async ensureStream(): Promise<ProtocolStream<In, StreamOut<Reply>>> {
+    if (this.stream) return this.stream;
+    try {
+      this.stream = await this.connect();
+    } catch (err) {
+      if (err instanceof UserFunctionCallError || err instanceof EntityStoppedError) throw err;
+      throw new EntityStoppedError(`recovery of ${this.context.persistenceId} failed: ${describeError(err)}`, { cause: err });
+    }
+    this.commandId = 0;
+    return this.stream;
+  }
+
+  private nextWithin(stream: ProtocolStream<In, StreamOut<Reply>>): Promise<StreamItem<StreamOut<Reply>> | typeof TIMEOUT> {
+    return new Promise((resolve) => {
+      const timer = this.o.scheduler.schedule(this.o.relayTimeoutMs, () => resolve(TIMEOUT));
+      void stream.next().then((item) => {
+        timer.cancel();
+        resolve(item);
+      });
+    });
+  }
+}
