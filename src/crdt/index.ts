@@ -1,6 +1,21 @@
 /**
- * Delta-state CRDTs and the replicator (`@cloudstate/cluster/crdt`). Not built yet: this
- * entry point exists so the package's exports are stable; it exports nothing until the CRDT
- * layer lands.
+ * Delta-state CRDTs and the replicator that disseminates them over the cluster
+ * (`@cloudstate/cluster/crdt`). The data types are pure and immutable, one file each; the
+ * replicator (./replicator.ts) keeps one copy of every key on every node.
  */
-export {};
+export type { AnyCrdt, Crdt, CrdtJson, CrdtKind } from './types.js';
+export { CausalContext } from './causal-context.js';
+export { GCounter } from './gcounter.js';
+export { PNCounter } from './pncounter.js';
+export { GSet } from './gset.js';
+export { ORSet } from './orset.js';
+export type { Dots } from './orset.js';
+export { LWWRegister, nextTimestamp } from './lww-register.js';
+export type { LWWClock } from './lww-register.js';
+export { Flag } from './flag.js';
+export { ORMap } from './ormap.js';
+export type { Slot } from './ormap.js';
+export { Vote } from './vote.js';
+export type { NodeVote } from './vote.js';
+export { CRDT_CODEC_VERSION, crdtEquals, crdtFromJSON, crdtToText, decodeCrdt, emptyCrdt, encodeCrdt } from './codec.js';
+export { bytesToElement, elementToBytes } from './elements.js';
