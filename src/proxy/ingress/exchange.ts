@@ -1,0 +1,153 @@
+/**
+ * One HTTP request and its response, the same whether it came over HTTP/1.1 (node:http) or
+ * HTTP/2 (a node:http2 stream that is not gRPC): gRPC-Web, HTTP/JSON and the probes are
+ * written once against this. Owns body collection (with a size limit), backpressure and
+ * noticing a client that went away; knows nothing of what is served.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
+import type { Readable, Writable } from 'node:stream';
+
+/** The request body is larger than the limit (HTTP 413). */
+export class BodyTooLarge extends Error {
+  constructor(limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+    this.name = 'BodyTooLarge';
+  }
+}
+
+export interface HttpExchange {
+  readonly method: string;
+  /** Path and query, as sent (still percent-encoded). */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Aborted when the client goes away before the response ends. */
+  readonly signal: AbortSignal;
+  /** The whole request body; rejects with `BodyTooLarge` past `limit` bytes. */
+  readBody(limit: number): Promise<Buffer>;
+  /** True once `start` or `respond` was called. */
+  readonly started: boolean;
+  /** Starts a streamed response. */
+  start(status: number, headers: OutgoingHttpHeaders): void;
+  /** Writes a chunk of a started response; resolves when the client can take more. */
+  write(chunk: string | Uint8Array): void | Promise<void>;
+  /** Ends a started response. */
+  end(): void;
+  /** A complete response in one go. */
+  respond(status: number, headers: OutgoingHttpHeaders, body?: string | Uint8Array): void;
+}
+
+function collect(readable: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        readable.resume();
+        reject(new BodyTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      readable.off('data', onData);
+      readable.off('end', onEnd);
+      readable.off('error', onError);
+    };
+    readable.on('data', onData);
+    readable.on('end', onEnd);
+    readable.on('error', onError);
+  });
+}
+
+function whenDrained(writable: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      writable.off('drain', done);
+      writable.off('close', done);
+      resolve();
+    };
+    writable.on('drain', done);
+    writable.on('close', done);
+  });
+}
+
+/** An HTTP/1.1 request. */
+export function http1Exchange(req: IncomingMessage, res: ServerResponse): HttpExchange {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  req.on('error', () => controller.abort());
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    signal: controller.signal,
+    readBody: (limit) => collect(req, limit),
+    get started() {
+      return res.headersSent;
+    },
+    start(status, headers) {
+      res.writeHead(status, headers);
+    },
+    write(chunk) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) return whenDrained(res);
+    },
+    end() {
+      if (!res.destroyed) res.end();
+    },
+    respond(status, headers, body) {
+      if (res.headersSent || res.destroyed) return;
+      if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+      res.writeHead(status, headers);
+      res.end(body);
+    },
+  };
+}
+
+/** A non-gRPC request on an HTTP/2 stream. */
+export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): HttpExchange {
+  const controller = new AbortController();
+  stream.on('close', () => {
+    if (!stream.writableFinished) controller.abort();
+  });
+  stream.on('error', () => controller.abort());
+  return {
+    method: (headers[':method'] as string | undefined) ?? 'GET',
+    url: (headers[':path'] as string | undefined) ?? '/',
+    headers,
+    signal: controller.signal,
+    readBody: (limit) => collect(stream, limit),
+    get started() {
+      return stream.headersSent;
+    },
+    start(status, responseHeaders) {
+      stream.respond({ ...responseHeaders, ':status': status });
+    },
+    write(chunk) {
+      if (stream.destroyed) return;
+      if (!stream.write(chunk)) return whenDrained(stream);
+    },
+    end() {
+      if (!stream.destroyed) stream.end();
+    },
+    respond(status, responseHeaders, body) {
+      if (stream.headersSent || stream.destroyed) return;
+      if (body !== undefined) responseHeaders['content-length'] = Buffer.byteLength(body);
+      stream.respond({ ...responseHeaders, ':status': status }, { endStream: body === undefined });
+      if (body !== undefined) stream.end(body);
+    },
+  };
+}
