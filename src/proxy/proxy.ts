@@ -1,0 +1,153 @@
+/**
+ * `startProxy`: the Cloudstate proxy's runtime, wired from its parts in the order the
+ * reference proxy follows: open the store, join the cluster, discover the user function
+ * (retrying while it is not up), then bind the ingress, which serves only once discovery
+ * succeeded and this node is up in its cluster. `close()` undoes it in reverse: stop
+ * accepting calls, hand shards off and leave the cluster, close the store.
+ *
+ * Owns wiring and lifecycle only; each part decides its own behaviour.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Cluster } from '../cluster/index.js';
+import type { Logger } from '../core/index.js';
+import { Journal, openStorage, type StorageConfig, type StoragePlugin } from '../persistence/index.js';
+import { EntityType, packageProtoDir } from '../protocol/index.js';
+import { Sharding } from '../sharding/index.js';
+import type { ProxyConfig } from './config.js';
+import { discover, type Discovered } from './discovery.js';
+import { createDispatcher } from './entities/index.js';
+import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
+import type { ProxyModel } from './model.js';
+import { UserFunctionClient } from './user-function.js';
+
+export const PROXY_NAME = 'cloudstate-proxy-core';
+/** This package's version, sent as `ProxyInfo.proxy_version`. */
+export const PROXY_VERSION = (JSON.parse(readFileSync(join(packageProtoDir, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The entity types this proxy serves (CRDT entities come with the CRDT layer). */
+export const supportedEntityTypes = [EntityType.action, EntityType.valueEntity, EntityType.eventSourced] as const;
+
+export interface RunningProxy {
+  /** The ingress port (the chosen one when the configuration said 0). */
+  readonly httpPort: number;
+  readonly cluster: Cluster;
+  readonly model: ProxyModel;
+  /** Graceful stop: ingress, hand-off and cluster leave, store. Idempotent. */
+  close(): Promise<void>;
+}
+
+function storageConfig(config: ProxyConfig, logger: Logger): StorageConfig {
+  switch (config.store) {
+    case 'memory':
+      return { kind: 'memory' };
+    case 'leveldb':
+      return { kind: 'leveldb', directory: config.dataDir };
+    case 'postgres':
+      return { kind: 'postgres', connectionString: config.postgres.connectionString, schema: config.postgres.schema, logger };
+    case 'cassandra':
+      return {
+        kind: 'cassandra',
+        contactPoints: [...config.cassandra.contactPoints],
+        localDataCenter: config.cassandra.localDataCenter,
+        keyspace: config.cassandra.keyspace,
+      };
+  }
+}
+
+/**
+ * Starts a proxy. Resolves once it serves; rejects if the store cannot be opened or the user
+ * function's spec is invalid (after reporting it to the user function). `signal` aborts the
+ * wait for the user function.
+ */
+export async function startProxy(config: ProxyConfig, logger: Logger, signal?: AbortSignal): Promise<RunningProxy> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const undo = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: String(e) }, 'while stopping'));
+  };
+  try {
+    const storage: StoragePlugin = await openStorage(storageConfig(config, logger));
+    cleanups.push(() => storage.close());
+    logger.info({ store: config.store }, 'store open');
+
+    const cluster = await Cluster.start({
+      host: config.clusterHost,
+      port: config.clusterPort,
+      seeds: config.seeds,
+      preset: config.clusterPreset,
+      logger: logger.child({ part: 'cluster' }),
+    });
+    cleanups.push(() => cluster.shutdown());
+    const sharding = new Sharding(cluster, {
+      storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },
+      logger: logger.child({ part: 'sharding' }),
+    });
+    cleanups.push(() => sharding.stop());
+
+    const client = new UserFunctionClient({ host: config.userFunctionHost, port: config.userFunctionPort });
+    cleanups.push(async () => client.close());
+    const discovered: Discovered = await discover(client, {
+      proxyName: PROXY_NAME,
+      proxyVersion: PROXY_VERSION,
+      supportedEntityTypes,
+      protocolCompatibilityCheck: config.protocolCompatibilityCheck,
+      logger: logger.child({ part: 'discovery' }),
+      checkModel: (model) => {
+        try {
+          compileHttpRules(model);
+          return [];
+        } catch (error) {
+          return [(error as Error).message];
+        }
+      },
+      ...(signal ? { signal } : {}),
+    });
+    const { model } = discovered;
+    logger.info({ services: [...model.services.values()].map((s) => `${s.name} (${s.entityType})`) }, 'user function discovered');
+
+    await cluster.joined;
+    const dispatcher = createDispatcher({
+      model,
+      client,
+      sharding,
+      settings: { numberOfShards: config.numberOfShards, passivationTimeoutMs: config.passivationTimeoutMs, relayTimeoutMs: config.relayTimeoutMs },
+      logger: logger.child({ part: 'entities' }),
+    });
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'cloudstate_proxy_' });
+    let ready = true;
+    const ingress: Ingress = await startIngress({
+      host: config.httpHost,
+      port: config.httpPort,
+      model,
+      dispatcher,
+      ready: () => ready && cluster.canHost,
+      metrics,
+      logger: logger.child({ part: 'ingress' }),
+    });
+    cleanups.push(async () => {
+      ready = false;
+      await ingress.close();
+    });
+    logger.info({ httpPort: ingress.port, clusterAddress: cluster.address, memberId: cluster.self.id }, 'serving');
+
+    let closing: Promise<void> | undefined;
+    return {
+      httpPort: ingress.port,
+      cluster,
+      model,
+      close: () =>
+        (closing ??= (async () => {
+          ready = false;
+          await ingress.close();
+          // A graceful leave hands this node's shards off before it exits.
+          await cluster.leave().catch((e: unknown) => logger.warn({ err: String(e) }, 'cluster leave'));
+          await undo();
+        })()),
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
