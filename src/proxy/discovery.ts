@@ -77,18 +77,25 @@ export async function discover(client: UserFunctionClient, options: DiscoverOpti
     proxy_version: options.proxyVersion,
     supported_entity_types: [...options.supportedEntityTypes],
   };
-  for (let attempt = 0; ; attempt++) {
-    options.signal?.throwIfAborted();
-    let spec: EntitySpec;
-    try {
-      spec = await client.discover(info, { deadlineMs: options.callDeadlineMs });
-    } catch (err) {
-      const delay = backoffDelay(attempt, backoff, random.next());
-      log.warn({ userFunction: client.address, attempt: attempt + 1, retryInMs: Math.round(delay) }, `user function not reachable: ${describeError(err)}`);
-      await sleep(scheduler, delay, options.signal);
-      continue;
+  // The scheduler's timers do not keep the process alive; waiting for the user function is the
+  // proxy's whole business until it answers, so discovery does.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      options.signal?.throwIfAborted();
+      let spec: EntitySpec;
+      try {
+        spec = await client.discover(info, { deadlineMs: options.callDeadlineMs });
+      } catch (err) {
+        const delay = backoffDelay(attempt, backoff, random.next());
+        log.warn({ userFunction: client.address, attempt: attempt + 1, retryInMs: Math.round(delay) }, `user function not reachable: ${describeError(err)}`);
+        await sleep(scheduler, delay, options.signal);
+        continue;
+      }
+      return await accept(client, spec, options, log);
     }
-    return await accept(client, spec, options, log);
+  } finally {
+    clearInterval(keepAlive);
   }
 }
 

@@ -200,6 +200,8 @@ export interface UserFunctionClientOptions {
   readonly port?: number;
   /** Largest message accepted from the user function (default 12 MiB). */
   readonly maxInboundMessageBytes?: number;
+  /** How soon the connection is tried again after it failed, ms (default 1,000 doubling to 10,000, as discovery's backoff). */
+  readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
 /** The calls the proxy makes to the user function. One HTTP/2 connection (grpc-js channel), reconnected by grpc-js. */
@@ -224,6 +226,8 @@ export class UserFunctionClient {
     this.client = new grpc.Client(this.address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': options.maxInboundMessageBytes ?? MAX_INBOUND_MESSAGE_BYTES,
       'grpc.max_send_message_length': -1,
+      'grpc.initial_reconnect_backoff_ms': options.reconnectBackoff?.minMs ?? 1_000,
+      'grpc.max_reconnect_backoff_ms': options.reconnectBackoff?.maxMs ?? 10_000,
     });
   }
 
