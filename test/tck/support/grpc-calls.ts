@@ -47,6 +47,11 @@ export class RecordedCall {
     return this.recording.nextOutgoing(ms);
   }
 
+  /** A chain of further steps on this call. */
+  chain(): CallChain {
+    return new CallChain(this);
+  }
+
   /** The call's error status (fails if a message or a normal end comes first). */
   expectError(ms = DEFAULT_TIMEOUT_MS): Promise<{ code: number; details: string }> {
     return this.recording.expectError(this.recording.out, ms);

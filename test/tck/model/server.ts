@@ -1,0 +1,31 @@
+/**
+ * The TCK model user function: every TCK model entity this package implements, served by one
+ * `CloudstateServer` on 127.0.0.1 and a free port. Model tests talk to it directly (the TCK
+ * playing the proxy); proxy tests put the interceptor and the proxy in front of it.
+ */
+import { createLogger } from '../../../src/core/index.js';
+import { CloudstateServer } from '../../../src/function/index.js';
+import type { UserFunctionHandle } from '../support/harness.js';
+import { actionTckModel, actionTwo } from './action.js';
+import { eventSourcedConfigured, eventSourcedTckModel, eventSourcedTwo } from './event-sourced.js';
+import { valueEntityConfigured, valueEntityTckModel, valueEntityTwo } from './value-entity.js';
+
+/** Starts the TCK model user function (logs at `warn` unless LOG_LEVEL says otherwise). */
+export async function startModelUserFunction(): Promise<UserFunctionHandle & { server: CloudstateServer }> {
+  const server = new CloudstateServer({
+    serviceName: 'cloudstate-tck-model',
+    entities: [
+      actionTckModel(),
+      actionTwo(),
+      valueEntityTckModel(),
+      valueEntityTwo(),
+      valueEntityConfigured(),
+      eventSourcedTckModel(),
+      eventSourcedTwo(),
+      eventSourcedConfigured(),
+    ],
+    logger: createLogger({ name: 'tck-model', level: process.env.LOG_LEVEL ?? 'warn' }),
+  });
+  const port = await server.start({ host: '127.0.0.1', port: 0 });
+  return { port, server, stop: () => server.shutdown(500) };
+}
