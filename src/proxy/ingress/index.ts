@@ -191,7 +191,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
         const grace = options.closeGraceMs ?? 1000;
         const deadline = Date.now() + grace;
         while (sockets.size > 0 && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 10).unref());
+          await new Promise((resolve) => setTimeout(resolve, 10));
           h1.closeIdleConnections();
         }
         for (const socket of sockets) socket.destroy();
