@@ -15,7 +15,8 @@
  *
  * Desired members for a metric = ⌈average per node × members ÷ target⌉: the load, spread over
  * nodes at the target. Scaling up needs a metric over its target; scaling down needs both
- * metrics to fit in fewer nodes. Every decision is capped: by `maxScale` and `maxScaleFactor`
+ * metrics to fit in fewer nodes at `scaleDownTargetFactor` × their targets (a hysteresis the
+ * reference lacks: without it a load near a boundary flaps, see ./settings.ts). Every decision is capped: by `maxScale` and `maxScaleFactor`
  * per decision, and by `minMembers`/`maxMembers`. Request concurrency counts without database
  * concurrency, so a slow database does not add nodes that would only load it further.
  *
@@ -128,9 +129,13 @@ function decideStable(load: ClusterLoad, now: number, s: AutoscalerSettings): De
     const to = cap(forRequests, m, s);
     const message = `request concurrency ${fmt(req)} per node (database excluded) exceeds target ${s.targetRequestConcurrency}`;
     if (to > m) return scaled('up', m, to, 'request-concurrency', message, now, load, s);
-  } else if (forUserFunction < m && forRequests < m) {
-    const to = cap(Math.max(forUserFunction, forRequests), m, s);
-    const message = `user-function concurrency ${fmt(uf)} fits ${forUserFunction} and request concurrency ${fmt(req)} fits ${forRequests} node(s) at target`;
+  } else {
+    const f = s.scaleDownTargetFactor;
+    const downForUserFunction = nodesFor(uf * m, s.targetUserFunctionConcurrency * f);
+    const downForRequests = nodesFor(req * m, s.targetRequestConcurrency * f);
+    const to = cap(Math.max(downForUserFunction, downForRequests), m, s);
+    const at = f === 1 ? 'at target' : `at ${f} × target`;
+    const message = `user-function concurrency ${fmt(uf)} fits ${downForUserFunction} and request concurrency ${fmt(req)} fits ${downForRequests} node(s) ${at}`;
     if (to < m) return scaled('down', m, to, 'capacity-to-spare', message, now, load, s);
   }
   return { state: stableState };

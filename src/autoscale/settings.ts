@@ -53,6 +53,15 @@ export interface AutoscalerSettings {
   maxMembers: number;
   /** Never fewer members than this (default 1; ours: the reference has no floor but 1). `MIN_MEMBERS`. */
   minMembers: number;
+  /**
+   * Scaling down needs the load to fit in fewer nodes at this fraction of each target (default
+   * 0.6; ours: the reference uses 1). Concurrency grows faster than the load per node when calls
+   * queue (a user function at 50% busy has a concurrency of 1 as a single queue, at 67% of 2),
+   * so removing a node at exactly the target overloads the rest and the cluster flaps; 0.6 is
+   * the largest fraction with which no count flaps under that queueing model (2 → 1 is the worst
+   * case, needing ≤ ⅔). `SCALE_DOWN_TARGET_FACTOR`.
+   */
+  scaleDownTargetFactor: number;
   /** How often the autoscaler decides (default 2 s). `AUTOSCALER_TICK_PERIOD` (ours). */
   tickPeriodMs: number;
   /**
@@ -75,6 +84,7 @@ export const defaultAutoscalerSettings: Readonly<AutoscalerSettings> = Object.fr
   maxScale: 2,
   maxMembers: 100,
   minMembers: 1,
+  scaleDownTargetFactor: 0.6,
   tickPeriodMs: 2_000,
   reportIntervalMs: 1_000,
 });
@@ -92,6 +102,7 @@ const ENV: Record<keyof AutoscalerSettings, [string, 'number' | 'duration']> = {
   maxScale: ['MAX_SCALE', 'number'],
   maxMembers: ['MAX_MEMBERS', 'number'],
   minMembers: ['MIN_MEMBERS', 'number'],
+  scaleDownTargetFactor: ['SCALE_DOWN_TARGET_FACTOR', 'number'],
   tickPeriodMs: ['AUTOSCALER_TICK_PERIOD', 'duration'],
   reportIntervalMs: ['AUTOSCALER_REPORT_INTERVAL', 'duration'],
 };
@@ -135,6 +146,7 @@ function validateSettings(s: AutoscalerSettings): AutoscalerSettings {
   const positive: (keyof AutoscalerSettings)[] = ['targetUserFunctionConcurrency', 'targetRequestConcurrency', 'targetConcurrencyWindowMs', 'requestRateWindowMs', 'tickPeriodMs', 'reportIntervalMs'];
   for (const key of positive) if (!(s[key] > 0)) throw bad(key, s[key], 'must be > 0');
   for (const key of ['scaleUpStableDeadlineMs', 'scaleDownStableDeadlineMs', 'maxScaleFactor', 'maxScale'] as const) if (!(s[key] >= 0)) throw bad(key, s[key], 'must be >= 0');
+  if (!(s.scaleDownTargetFactor > 0 && s.scaleDownTargetFactor <= 1)) throw bad('scaleDownTargetFactor', s.scaleDownTargetFactor, 'must be in (0, 1]');
   if (!(s.requestRateThresholdFactor > 1)) throw bad('requestRateThresholdFactor', s.requestRateThresholdFactor, 'must be > 1');
   if (!Number.isInteger(s.minMembers) || s.minMembers < 1) throw bad('minMembers', s.minMembers, 'must be an integer >= 1');
   if (!Number.isInteger(s.maxMembers) || s.maxMembers < s.minMembers) throw bad('maxMembers', s.maxMembers, `must be an integer >= minMembers (${s.minMembers})`);
