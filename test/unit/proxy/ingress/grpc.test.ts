@@ -25,7 +25,7 @@ function unary(client: grpc.Client, name: string, request: Obj, metadata = new g
   });
 }
 
-async function setup(t: Tap.Test): Promise<{ f: Fixture; client: grpc.Client }> {
+async function setup(t: Parameters<typeof startFixture>[0]): Promise<{ f: Fixture; client: grpc.Client }> {
   const f = await startFixture(t);
   const client = new grpc.Client(f.address, grpc.credentials.createInsecure());
   t.teardown(() => client.close());
