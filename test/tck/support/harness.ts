@@ -9,12 +9,18 @@
  * `HTTP_PORT`. Ready when the proxy answers HTTP on its port (any status), as in the reference
  * TCK; then the discovery exchange the interceptor saw is at hand.
  *
+ * The proxy runs from `bin/cloudstate-proxy.js` (which loads `dist/`) when `dist/` is at least
+ * as new as every source file, as after `npm run build` (`npm test` builds first); otherwise
+ * the same `main` is run from `src/` through tsx, so the TCK never checks stale code.
+ *
  * While the proxy entrypoint is not built (it prints that it is not implemented and exits),
  * `startTck` answers `{ skip }` so proxy tests are skipped with that reason instead of faked.
  * Any other early exit is a failure, with the proxy's output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -86,7 +92,7 @@ export async function startTck(options: StartOptions): Promise<TckEnvironment | 
     stops.push(() => interceptor.stop());
 
     const proxyPort = await freePort();
-    const proxy = spawn(process.execPath, ['bin/cloudstate-proxy.js', '--dev', '--store', 'memory', ...(options.proxyArgs ?? [])], {
+    const proxy = spawn(process.execPath, [...proxyCommand(), '--dev', '--store', 'memory', ...(options.proxyArgs ?? [])], {
       cwd: repoRoot,
       env: { ...process.env, USER_FUNCTION_HOST: '127.0.0.1', USER_FUNCTION_PORT: String(interceptorPort), HTTP_PORT: String(proxyPort) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,6 +135,31 @@ export async function startTck(options: StartOptions): Promise<TckEnvironment | 
     await stopAll();
     throw e;
   }
+}
+
+/** The newest modification time of the files under `dir` (0 if there are none). */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/** How to start the proxy: the real bin when dist/ is fresh, else `main` from src/ via tsx. */
+export function proxyCommand(): string[] {
+  const built = join(repoRoot, 'dist', 'proxy', 'main.js');
+  let fresh = false;
+  try {
+    fresh = statSync(built).mtimeMs >= newest(join(repoRoot, 'src'));
+  } catch {
+    fresh = false;
+  }
+  if (fresh) return ['bin/cloudstate-proxy.js'];
+  const script = `import { main } from './src/proxy/main.ts';
+main(process.argv.slice(1), process.env).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });`;
+  return ['--import', 'tsx', '--input-type=module', '-e', script, '--'];
 }
 
 async function answers(http: HttpClient): Promise<boolean> {
