@@ -105,6 +105,26 @@ export class HttpClient {
     return this.request('POST', path, body, { 'content-type': 'application/json', ...headers });
   }
 
+  /**
+   * POSTs JSON and returns the response body; throws unless the status is 200 and the content
+   * type is JSON (as the reference TCK's `request`).
+   */
+  async requestJson(path: string, body: string): Promise<string> {
+    const answer = await this.post(path, body);
+    const mediaType = answer.contentType.split(';')[0]!.trim();
+    if (answer.status !== 200 || mediaType !== 'application/json') {
+      throw new Error(`POST /${path.replace(/^\//, '')}: expected 200 application/json, got ${answer.status} ${answer.contentType}: ${answer.body}`);
+    }
+    return answer.body;
+  }
+
+  /** POSTs JSON that must fail: returns the body; throws unless the status is 500 (the reference's `requestToError`). */
+  async requestToError(path: string, body: string): Promise<string> {
+    const answer = await this.post(path, body);
+    if (answer.status !== 500) throw new Error(`POST /${path.replace(/^\//, '')}: expected 500, got ${answer.status}: ${answer.body}`);
+    return answer.body;
+  }
+
   async request(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
     const url = `${this.baseUrl}/${path.replace(/^\//, '')}`;
     const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(10_000) });
