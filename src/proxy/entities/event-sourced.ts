@@ -46,7 +46,7 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     context: EntityContext,
     private readonly storage: EntityStorage,
   ) {
-    super(o, context, 'entity');
+    super(o, context, 'entity', true);
   }
 
   protected async connect(): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {

@@ -8,15 +8,18 @@
  * at hand fails with `Unexpected <kind> failure` (a stream-level failure, a reply to another
  * command, an empty message) or `Unexpected <kind> termination` (the user function ended or
  * broke the stream), the stream is closed, and the next command opens a new one, with
- * recovery. The same restart follows a `client_action.failure` with `restart = true`. A user
+ * recovery. For event-sourced entities a `client_action.failure` with `restart = true` also
+ * closes the stream, and a new one is opened and recovered at once (the TCK expects the replay
+ * before the next command). A user
  * function that cannot be reached fails the command with `UserFunctionCallError` (UNAVAILABLE)
  * and the next command tries again. Storage errors throw `EntityStoppedError`: sharding then
  * starts a new instance.
  *
  * ```
  *   (no stream) ──command──► connect (init, recovery) ──► open ──reply──► open
- *        ▲                                                  │
- *        └──── crash / failure with restart / stop ─────────┘  (stream half-closed)
+ *        ▲                            ▲                      │
+ *        │                            └── failure with restart (event sourced: at once)
+ *        └──────────── crash / stop ─────────────────────────┘  (stream half-closed)
  * ```
  */
 import { describeError } from '../../core/index.js';
@@ -53,6 +56,8 @@ const TIMEOUT = Symbol('timeout');
 
 export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> implements EntityInstance<EntityCommand, UserFunctionReply> {
   private stream: ProtocolStream<In, StreamOut<Reply>> | undefined;
+  /** A restart's new stream, being recovered. */
+  private reconnecting: Promise<ProtocolStream<In, StreamOut<Reply>>> | undefined;
   private commandId = 0;
   protected readonly log: Logger;
 
@@ -61,6 +66,8 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     protected readonly context: EntityContext,
     /** `entity` or `Value entity`: the word in the failure descriptions clients see. */
     private readonly kind: string,
+    /** Whether `failure.restart` restarts the entity (event sourced: yes; value entities: the reference proxy ignores it). */
+    private readonly restartOnFailure: boolean,
   ) {
     this.log = o.logger.child({ service: o.service.name, entityId: context.entityId });
   }
@@ -99,16 +106,23 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     const failed = await this.persist(reply);
     if (failed) return failed;
     const answer = reply as UserFunctionReply;
-    if (answer.client_action?.failure?.restart) {
-      // The user function asked for a fresh start: replay before the next command.
-      this.log.info({ description: answer.client_action.failure.description }, 'entity failed a command with restart; it recovers before the next one');
+    if (answer.client_action?.failure?.restart && this.restartOnFailure) {
+      // The user function asked for a fresh start: a new stream, recovered at once (as the
+      // reference proxy's relay reconnects), which the next command waits for.
+      this.log.info({ description: answer.client_action.failure.description }, 'entity failed a command with restart; it recovers on a new stream');
       this.closeStream();
+      const reconnecting = this.connect();
+      reconnecting.catch(() => undefined);
+      this.reconnecting = reconnecting;
     }
     return { client_action: answer.client_action, side_effects: answer.side_effects ?? [] };
   }
 
   async stop(): Promise<void> {
     this.closeStream();
+    const reconnecting = this.reconnecting;
+    this.reconnecting = undefined;
+    (await reconnecting?.catch(() => undefined))?.end();
   }
 
   /** Ends the command with the reference proxy's crash failure and drops the stream. */
@@ -129,9 +143,16 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
   }
 
   private async ensureStream(): Promise<ProtocolStream<In, StreamOut<Reply>>> {
+    if (this.stream?.done) {
+      // The user function ended the stream between commands (it restarted, say): start afresh.
+      this.log.info('the entity stream ended while idle; it recovers before this command');
+      this.closeStream();
+    }
     if (this.stream) return this.stream;
+    const connecting = this.reconnecting ?? this.connect();
+    this.reconnecting = undefined;
     try {
-      this.stream = await this.connect();
+      this.stream = await connecting;
     } catch (err) {
       if (err instanceof UserFunctionCallError || err instanceof EntityStoppedError) throw err;
       throw new EntityStoppedError(`recovery of ${this.context.persistenceId} failed: ${describeError(err)}`, { cause: err });

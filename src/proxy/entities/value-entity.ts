@@ -40,7 +40,7 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
     context: EntityContext,
     private readonly storage: EntityStorage,
   ) {
-    super(o, context, 'Value entity');
+    super(o, context, 'Value entity', false);
   }
 
   private get key(): string {

@@ -101,7 +101,7 @@ t.test('recovery: the latest snapshot in init, then the events after it, then th
   t.same((await stored(node, 'es|b')).map((e) => e.seqNr), [1, 2, 3, 4], 'new events continue the sequence');
 });
 
-t.test('failure with restart: the client gets the description, the stream is closed, the next command comes after init and replay', async (t) => {
+t.test('failure with restart: the client gets the description, the stream is closed, a new one gets init and replay at once', async (t) => {
   const node = await startNode(t);
   const first = node.call('/t.Es/Cmd', key('c'));
   const conn = await node.uf.eventSourced.next();
@@ -116,10 +116,10 @@ t.test('failure with restart: the client gets the description, the stream is clo
   t.equal(err.status, Status.UNKNOWN);
   t.equal(err.message, 'boom', 'the failure description, as the client sees it');
   t.equal(await conn.closed, 'end', 'the proxy half-closes the old stream');
-  const next = node.call('/t.Es/Cmd', key('c'));
   const conn2 = await node.uf.eventSourced.next();
-  t.same(await conn2.expect(), { init: { service_name: 't.Es', entity_id: 'c' } });
+  t.same(await conn2.expect(), { init: { service_name: 't.Es', entity_id: 'c' } }, 'a new stream at once, before any command');
   t.same(await conn2.expect(), { event: { sequence: 1, payload: { type_url: 'type.googleapis.com/t.Ev', value: b64(bytes('c1')) } } });
+  const next = node.call('/t.Es/Cmd', key('c'));
   t.same(await conn2.expect(), commandFor('c', 1), 'command ids start again at 1 on the new stream');
   conn2.send(replyTo(1, 'again'));
   t.equal(msgText((await next).payload), 'again');
@@ -191,4 +191,21 @@ t.test('a user function that is down: UNAVAILABLE for entity and action calls', 
   t.match(err.message, /unavailable/);
   const action = await rejection(node.call('/t.Act/Unary', msg('x')));
   t.equal(action.status, Status.UNAVAILABLE, 'action call too');
+});
+
+t.test('a command the user function does not answer in time: DEADLINE_EXCEEDED, and the entity starts afresh', async (t) => {
+  const node = await startNode(t, { settings: { relayTimeoutMs: 300 } });
+  const call = node.call('/t.Es/Cmd', key('slow'));
+  const conn = await node.uf.eventSourced.next();
+  await conn.expect();
+  await conn.expect();
+  const err = await rejection(call);
+  t.equal(err.status, Status.DEADLINE_EXCEEDED, err.message);
+  t.equal(await conn.closed, 'end', 'the stream is closed');
+  const again = node.call('/t.Es/Cmd', key('slow'));
+  const conn2 = await node.uf.eventSourced.next();
+  t.same(await conn2.expect(), { init: { service_name: 't.Es', entity_id: 'slow' } });
+  t.same(await conn2.expect(), commandFor('slow', 1));
+  conn2.send(replyTo(1, 'late but fine'));
+  t.equal(msgText((await again).payload), 'late but fine');
 });

@@ -26,6 +26,7 @@ export class Inbox<T> {
     if (item !== undefined) return Promise.resolve(item);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nothing arrived within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref(); // a test waiting for nothing must not keep the process alive
       this.waiters.push((i) => {
         clearTimeout(timer);
         resolve(i);

@@ -20,7 +20,7 @@ async function rejection(p: Promise<unknown>): Promise<CallError> {
   throw new Error('the call succeeded');
 }
 
-t.test('init with an empty state, updates and deletes stored, the state read again after a restart', async (t) => {
+t.test('init with an empty state, updates and deletes stored, the state read again after a crash', async (t) => {
   const node = await startNode(t);
   const kv = node.plugin.keyValueStore;
   const first = node.call('/t.Ve/Cmd', key('v'));
@@ -38,11 +38,16 @@ t.test('init with an empty state, updates and deletes stored, the state read aga
   await second;
   t.equal(new TextDecoder().decode((await kv.get('ve|v'))!.payload), 'B', 'an update replaces the state');
 
-  // A restart (failure with restart) reads the state back.
+  // A failure, even with restart, leaves the stream as it is (as in the reference proxy).
   const failing = node.call('/t.Ve/Cmd', key('v'));
   t.same(await conn.expect(), commandFor('v', 3));
   conn.send({ reply: { command_id: 3, client_action: { failure: { command_id: 3, description: 'expected failure', restart: true } } } });
   t.equal((await rejection(failing)).message, 'expected failure');
+  // A crash does restart it, and the state is read back.
+  const crashing = node.call('/t.Ve/Cmd', key('v'));
+  t.same(await conn.expect(), commandFor('v', 4), 'the same stream goes on after a failure');
+  conn.send({ failure: { command_id: 4, description: 'boom' } });
+  t.equal((await rejection(crashing)).message, 'Unexpected Value entity failure');
   const third = node.call('/t.Ve/Cmd', key('v'));
   const conn2 = await node.uf.valueEntity.next();
   t.same(await conn2.expect(), { init: { service_name: 't.Ve', entity_id: 'v', state: { value: { type_url: 'type.googleapis.com/t.State', value: b64(bytes('B')) } } } });
