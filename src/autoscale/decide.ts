@@ -112,7 +112,9 @@ function decideStable(load: ClusterLoad, now: number, s: AutoscalerSettings): De
     const to = Math.min(s.maxMembers, Math.max(s.minMembers, m));
     const direction = to > m ? 'up' : 'down';
     const message = `${m} members, outside the bounds [${s.minMembers}, ${s.maxMembers}]`;
-    return scaled(direction, m, to, 'member-bounds', message, now, load, s);
+    // Not a judgement of the load: the short stable period only keeps it from repeating each tick.
+    const out = scaled(direction, m, to, 'member-bounds', message, now, load, s);
+    return { ...out, state: { ...out.state, deadline: now + s.scaleDownStableDeadlineMs } as AutoscalerState };
   }
   if (load.upgrading) {
     return { state: { kind: 'upgrading', desired: m, anchorDesired: m, anchorRate: load.requestRate }, note: `upgrade in progress: scaling on request rate only (${fmt(load.requestRate)}/s now)` };

@@ -57,7 +57,8 @@ t.test('from the stable state', async (t) => {
   for (const [name, l, expected, overrides] of cases) {
     const out = decide(stableState, load(l), NOW, resolveSettings(overrides));
     t.same(summary(out), expected, name);
-    if (out.decision?.direction === 'up') t.match(out.state, { kind: 'scaling-up', desired: out.decision.to, deadline: NOW + 180_000 }, `${name}: stable period of 3 min`);
+    if (out.decision?.reason === 'member-bounds') t.match(out.state, { desired: out.decision.to, deadline: NOW + 30_000 }, `${name}: only the short stable period`);
+    else if (out.decision?.direction === 'up') t.match(out.state, { kind: 'scaling-up', desired: out.decision.to, deadline: NOW + 180_000 }, `${name}: stable period of 3 min`);
     if (out.decision?.direction === 'down') t.match(out.state, { kind: 'scaling-down', desired: out.decision.to, deadline: NOW + 30_000 }, `${name}: stable period of 30 s`);
     if (!out.decision && !l.upgrading) t.equal(out.state.kind, 'stable', `${name}: stays stable`);
   }
