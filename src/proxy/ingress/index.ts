@@ -56,6 +56,7 @@ export interface Ingress {
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
+const SNIFF_TIMEOUT_MS = 30_000;
 
 /** Whether the first bytes of a connection are (so far) the HTTP/2 preface; undefined when too few to tell. */
 function isHttp2Preface(head: Buffer): boolean | undefined {
@@ -151,6 +152,9 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', onSniffError);
+    // A connection that never says which protocol it speaks is not kept forever.
+    const onSniffTimeout = () => socket.destroy();
+    socket.setTimeout(SNIFF_TIMEOUT_MS, onSniffTimeout);
     let head: Buffer | undefined;
     const onData = (chunk: Buffer) => {
       head = head === undefined ? chunk : Buffer.concat([head, chunk]);
@@ -158,6 +162,8 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       if (h2c === undefined) return; // too few bytes to tell
       socket.off('data', onData);
       socket.off('error', onSniffError);
+      socket.setTimeout(0);
+      socket.off('timeout', onSniffTimeout);
       socket.pause();
       socket.unshift(head);
       if (h2c) h2.emit('connection', socket);
