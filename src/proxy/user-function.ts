@@ -337,6 +337,8 @@ async function pump<T>(source: AsyncIterable<T>, call: grpc.ClientWritableStream
 
 /** The messages of a response stream, ending with it; a non-OK status throws `UserFunctionCallError`. */
 async function* readAll<T>(call: grpc.ClientReadableStream<T>, what: string): AsyncGenerator<T> {
+  // The iterator reports errors while it runs; after it, a cancel's CANCELLED must not go unheard.
+  call.on('error', () => undefined);
   try {
     for await (const message of call as AsyncIterable<T>) yield message;
   } catch (err) {

@@ -138,3 +138,25 @@ t.test('failures, a reply of the wrong type, and no reply', async (t) => {
   t.equal((await streamed).message, 'boom', 'a failure ends the stream with its description');
   t.same(got, ['first'], 'after the messages before it');
 });
+
+t.test('a client that goes away cancels the streamed call to the user function', async (t) => {
+  const node = await startNode(t);
+  node.uf.actions.streamed = (c) => (c.payload ? [reply(`echo ${textOf(c)}`)] : []);
+  const controller = new AbortController();
+  const requests = (async function* () {
+    yield msg('a');
+    await new Promise(() => undefined); // the client sends nothing more
+  })();
+  const call = { method: node.method('/t.Act/Bidi'), metadata: [], requests, signal: controller.signal };
+  const got: string[] = [];
+  const done = (async () => {
+    for await (const r of node.dispatcher.stream(call)) {
+      got.push(msgText(r.payload));
+      controller.abort();
+    }
+  })();
+  const err = await rejection(done);
+  t.equal(err.status, Status.CANCELLED, err.message);
+  t.same(got, ['echo a']);
+  t.equal(await node.uf.cancelled.next(), 'handleStreamed', 'the user function sees the call cancelled');
+});

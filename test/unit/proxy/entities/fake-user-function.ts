@@ -79,6 +79,8 @@ export class FakeUserFunction {
   readonly valueEntity = new Inbox<Connection>();
   readonly reported = new Inbox<string>();
   readonly discoveries = new Inbox<Record<string, unknown>>();
+  /** The action RPCs the proxy cancelled, by name. */
+  readonly cancelled = new Inbox<string>();
   readonly actionCalls: { rpc: string; commands: Record<string, unknown>[] }[] = [];
   spec: EntitySpec | undefined;
   actions: ActionScript = {};
@@ -120,6 +122,7 @@ export class FakeUserFunction {
         call.end();
       },
       handleStreamed: (call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) => {
+        call.on('cancelled', () => this.cancelled.push('handleStreamed'));
         const commands: ActionCommand[] = [];
         call.on('data', (c: ActionCommand) => {
           commands.push(c);
