@@ -191,8 +191,8 @@ export class CloudstateServer {
   private actionHandlers(): grpc.UntypedServiceImplementation {
     const registry = this.registry;
     /** The first message (the header) of a client stream, and the rest of it. */
-    const split = async (call: AsyncIterable<ActionCommand>) => {
-      const iterator = call[Symbol.asyncIterator]();
+    const split = async (call: NodeJS.EventEmitter) => {
+      const iterator = incoming<ActionCommand>(call);
       const first = await iterator.next();
       const rest: AsyncIterable<ActionCommand> = { [Symbol.asyncIterator]: () => iterator };
       return { header: first.done ? undefined : first.value, rest };
@@ -241,4 +241,41 @@ export class CloudstateServer {
       },
     };
   }
+}
+
+/**
+ * The messages of a gRPC client stream as an async iterator. Not the stream's own
+ * `Symbol.asyncIterator`: that destroys the call when the input ends, and a destroyed server
+ * call can no longer send its responses and status.
+ */
+function incoming<T>(stream: NodeJS.EventEmitter): AsyncIterator<T> {
+  const buffered: T[] = [];
+  const waiting: Array<{ resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void }> = [];
+  let done = false;
+  let failure: Error | undefined;
+  stream.on('data', (message: T) => {
+    const waiter = waiting.shift();
+    if (waiter) waiter.resolve({ value: message, done: false });
+    else buffered.push(message);
+  });
+  const finish = (error?: Error) => {
+    if (done) return;
+    done = true;
+    failure = error;
+    for (const waiter of waiting.splice(0)) {
+      if (error) waiter.reject(error);
+      else waiter.resolve({ value: undefined, done: true });
+    }
+  };
+  stream.on('end', () => finish());
+  stream.on('cancelled', () => finish(new Error('call cancelled')));
+  stream.on('error', (error: Error) => finish(error));
+  return {
+    next: () => {
+      if (buffered.length > 0) return Promise.resolve({ value: buffered.shift()!, done: false });
+      if (failure) return Promise.reject(failure);
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
 }
