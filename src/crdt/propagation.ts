@@ -7,9 +7,12 @@
  *
  * Sender: every local change of a key gets the next sequence number and its delta goes into a
  * bounded buffer. A peer is sent the interval from the sequence number after the last one it
- * acknowledged up to the newest, as one delta group (the join of the buffered deltas), or the
- * full state when the buffer no longer reaches back that far or the peer never acknowledged
- * this key. An interval not acknowledged within `resendAfterMs` is sent again (messages can
+ * acknowledged (1 for a peer that never acknowledged this key) up to the newest, as one delta
+ * group (the join of the buffered deltas), or the full state when the buffer no longer reaches
+ * back that far or the interval holds the key's deletion. Each node sends only the deltas of
+ * its own changes: the others' reach every peer from them, and digest gossip repairs what a
+ * node that died took with it. (Unlike the paper's Algorithm 2, received deltas are not
+ * forwarded: with every member sending to every member, forwarding would multiply traffic.) An interval not acknowledged within `resendAfterMs` is sent again (messages can
  * be lost when a connection breaks); newer changes go out at once, as a longer interval.
  *
  * Receiver: an interval from a peer is applied only if it starts at or before the first
@@ -152,7 +155,7 @@ export class DeltaPropagation {
 function intervalFor(key: string, log: KeyLog, acked: number | undefined): Interval {
   const from = (acked ?? 0) + 1;
   const first = log.buffer[0];
-  if (acked === undefined || !first || first.seq > from) return { key, from: 1, to: log.seq, full: true };
+  if (!first || first.seq > from) return { key, from: 1, to: log.seq, full: true };
   let delta: AnyCrdt | undefined;
   for (const b of log.buffer) {
     if (b.seq < from) continue;
