@@ -209,3 +209,44 @@ t.test('a command the user function does not answer in time: DEADLINE_EXCEEDED, 
   conn2.send(replyTo(1, 'late but fine'));
   t.equal(msgText((await again).payload), 'late but fine');
 });
+
+t.test('events that cannot be stored: "Unexpected entity failure", nothing stored, and the entity recovers from the journal', async (t) => {
+  let failNext = false;
+  const node = await startNode(t, {
+    wrapJournal: (plugin): JournalPlugin => ({
+      capabilities: plugin.capabilities,
+      replay: plugin.replay.bind(plugin),
+      highestSeqNr: plugin.highestSeqNr.bind(plugin),
+      deleteTo: plugin.deleteTo.bind(plugin),
+      close: plugin.close.bind(plugin),
+      writeBatch(writes) {
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('disk on fire'));
+        }
+        return plugin.writeBatch(writes);
+      },
+    }),
+  });
+  const first = node.call('/t.Es/Cmd', key('j'));
+  const conn = await node.uf.eventSourced.next();
+  await conn.expect();
+  await conn.expect();
+  conn.send(replyTo(1, 'ok', { events: [event('j1')] }));
+  await first;
+  failNext = true;
+  const failing = node.call('/t.Es/Cmd', key('j'));
+  await conn.expect();
+  conn.send(replyTo(2, 'lost', { events: [event('j2')] }));
+  const err = await rejection(failing);
+  t.same([err.status, err.message], [Status.UNKNOWN, 'Unexpected entity failure']);
+  t.equal(await conn.closed, 'end', 'the stream is closed');
+  const next = node.call('/t.Es/Cmd', key('j'));
+  const conn2 = await node.uf.eventSourced.next();
+  t.same(await conn2.expect(), { init: { service_name: 't.Es', entity_id: 'j' } });
+  t.same(await conn2.expect(), { event: { sequence: 1, payload: { type_url: 'type.googleapis.com/t.Ev', value: b64(bytes('j1')) } } }, 'only the stored event is replayed');
+  t.same(await conn2.expect(), commandFor('j', 1));
+  conn2.send(replyTo(1, 'ok', { events: [event('j2')] }));
+  await next;
+  t.same((await stored(node, 'es|j')).map((e) => `${e.seqNr}:${e.payload}`), ['1:j1', '2:j2']);
+});
