@@ -3,7 +3,7 @@
  * (the proxy calls it once); `MetricsRecorder` is what the proxy's hot path calls; `decide` and
  * the settings are the pure decision logic; `Scaler` is the SPI with its three implementations.
  */
-export { startAutoscaling } from './start.js';
+export { scalerFromEnv, startAutoscaling } from './start.js';
 export type { Autoscaling, AutoscalingCluster, AutoscalingOptions } from './start.js';
 export { Autoscaler } from './autoscaler.js';
 export type { AutoscalerMessage, AutoscalerOptions, AutoscalerReply } from './autoscaler.js';

@@ -6,12 +6,15 @@
  * singleton. It wires the parts and owns nothing else.
  *
  * ```ts
- * const autoscaling = startAutoscaling(cluster, {
- *   settings: autoscalerSettingsFromEnv(),
- *   scaler: () => new KubernetesDeploymentScaler({ deployment: 'shopping-cart' }),
- *   registry,            // prom-client Registry served on /metrics
- *   logger,
- * });
+ * if (autoscalerEnabled()) {                 // AUTOSCALER_ENABLED=true
+ *   const autoscaling = startAutoscaling(cluster, {
+ *     settings: autoscalerSettingsFromEnv(), // USER_FUNCTION_TARGET_CONCURRENCY, …
+ *     scaler: scalerFromEnv(),               // Kubernetes when AUTOSCALER_DEPLOYMENT is set in a pod
+ *     version: process.env.APP_VERSION,
+ *     registry,                              // prom-client Registry served on /metrics
+ *     logger,
+ *   });
+ * }
  * const m = autoscaling.recorder;   // m.requestStarted() … m.requestEnded(), on the hot path
  * ```
  */
@@ -25,6 +28,7 @@ import type { AutoscalerState } from './decide.js';
 import { MetricsRecorder } from './metrics.js';
 import { autoscalerPrometheus } from './prometheus.js';
 import { MetricsReporter } from './reporter.js';
+import { KubernetesDeploymentScaler } from './kubernetes-scaler.js';
 import { NoScaler } from './scaler.js';
 import type { Scaler } from './scaler.js';
 import { resolveSettings } from './settings.js';
@@ -138,4 +142,16 @@ export function startAutoscaling(cluster: AutoscalingCluster, options: Autoscali
       await singleton.close();
     },
   };
+}
+
+/**
+ * The scaler the environment asks for, as a factory for `AutoscalingOptions.scaler`: a
+ * `KubernetesDeploymentScaler` of the Deployment named by `AUTOSCALER_DEPLOYMENT` when that is
+ * set (in a pod, where `KUBERNETES_SERVICE_HOST` is), otherwise a `NoScaler` (decisions are only
+ * logged and exported).
+ */
+export function scalerFromEnv(env: Record<string, string | undefined> = process.env): () => Scaler {
+  const deployment = env.AUTOSCALER_DEPLOYMENT;
+  if (!deployment) return () => new NoScaler();
+  return () => new KubernetesDeploymentScaler({ deployment, env });
 }

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { KubernetesDeploymentScaler } from '../../../src/autoscale/kubernetes-scaler.js';
+import { NoScaler } from '../../../src/autoscale/scaler.js';
+import { scalerFromEnv } from '../../../src/autoscale/start.js';
 
 interface Seen {
   method: string;
@@ -103,4 +105,11 @@ t.test('errors: forbidden names the RBAC; an untrusted certificate is refused; n
   t.throws(() => new KubernetesDeploymentScaler({ deployment: 'cart', env: {} }), { code: 'ERR_AUTOSCALER_KUBERNETES', message: /KUBERNETES_SERVICE_HOST/ });
   const defaults = new KubernetesDeploymentScaler({ deployment: 'cart', env, namespacePath: join(dir, 'none') });
   t.equal(defaults.namespace, 'default', 'no namespace file: default');
+});
+
+t.test('scalerFromEnv: Kubernetes when AUTOSCALER_DEPLOYMENT is set, otherwise none', async (t) => {
+  t.ok(scalerFromEnv({})() instanceof NoScaler);
+  const k = scalerFromEnv({ AUTOSCALER_DEPLOYMENT: 'cart', ...env })();
+  t.ok(k instanceof KubernetesDeploymentScaler);
+  t.match((k as KubernetesDeploymentScaler).scalePath, /\/deployments\/cart\/scale$/);
 });
