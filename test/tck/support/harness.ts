@@ -171,11 +171,11 @@ async function answers(http: HttpClient): Promise<boolean> {
   }
 }
 
-/** SIGTERM, then SIGKILL if the process is still there after 3 s. */
+/** SIGTERM, then SIGKILL if the process is still there after 1 s (a graceful cluster leave takes longer, and no test looks at it). */
 async function stopProcess(child: ChildProcess, exit: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const killed = await Promise.race([exit.then(() => true), sleep(3_000).then(() => false)]);
+  const killed = await Promise.race([exit.then(() => true), sleep(1_000).then(() => false)]);
   if (!killed) {
     child.kill('SIGKILL');
     await exit;
