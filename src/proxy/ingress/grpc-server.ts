@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Logger } from '../../core/index.js';
 import type { MetadataEntry } from '../../protocol/index.js';
-import { CallError, Status, type Call, type Dispatcher, type Response } from '../dispatch.js';
+import { CallError, Status, type Call, type Dispatcher, type Response, type StatusCode } from '../dispatch.js';
 import type { MethodModel, ProxyModel } from '../model.js';
 import { errorStatus, RequestQueue, runStreamingCall, type CallSink, type StreamHandler } from './call.js';
 import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName } from './grpc-wire.js';
@@ -115,8 +115,8 @@ function onDeadline(call: GrpcCall): void {
 }
 
 function onFrameError(call: GrpcCall, error: unknown): void {
-  const { status, message } = error instanceof GrpcFrameError ? error : { status: Status.INTERNAL, message: String(error) };
-  call.controller.abort(new CallError(status as typeof Status.INTERNAL, message));
+  const { status, message }: { status: StatusCode; message: string } = error instanceof GrpcFrameError ? error : { status: Status.INTERNAL, message: String(error) };
+  call.controller.abort(new CallError(status, message));
   call.requests?.fail(error);
   finish(call, status, message);
   call.stream.removeAllListeners('data');

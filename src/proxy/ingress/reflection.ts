@@ -12,6 +12,7 @@
  * - all_extension_numbers_of_type: the numbers the files declare for a known message type,
  *   NOT_FOUND for an unknown type.
  */
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { loadProtoFiles, protobuf, protocolType, TYPE_URL_PREFIX } from '../../protocol/index.js';
 import { CallError, Status, type Call, type Response } from '../dispatch.js';
 import type { MethodModel, ProxyModel } from '../model.js';
@@ -127,10 +128,31 @@ interface ReflectionRequest {
   message_request?: string;
 }
 
+const REFLECTION_FILES = ['grpc/reflection/v1alpha/reflection.proto', 'grpc/reflection/v1/reflection.proto'];
+
 let reflectionRoot: protobuf.Root | undefined;
 function root(): protobuf.Root {
-  reflectionRoot ??= loadProtoFiles(['grpc/reflection/v1alpha/reflection.proto', 'grpc/reflection/v1/reflection.proto']);
+  reflectionRoot ??= loadProtoFiles(REFLECTION_FILES);
   return reflectionRoot;
+}
+
+/** The descriptor extension's own FileDescriptorProto type (camelCase fields, as `toDescriptor` writes them). */
+const fileDescriptorProto = (descriptor as unknown as { FileDescriptorProto: protobuf.Type }).FileDescriptorProto;
+
+let reflectionFiles: Map<string, Uint8Array> | undefined;
+/**
+ * The reflection protos as serialized FileDescriptorProtos, so that clients can describe the
+ * reflection service too (grpcurl's `describe` walks every listed service).
+ */
+function ownFiles(): Map<string, Uint8Array> {
+  if (reflectionFiles !== undefined) return reflectionFiles;
+  reflectionFiles = new Map();
+  for (const file of REFLECTION_FILES) {
+    const set = (loadProtoFiles([file]) as unknown as { toDescriptor(syntax: string): { file: Record<string, unknown>[] } }).toDescriptor('proto3');
+    const proto = { ...set.file[0], name: file };
+    reflectionFiles.set(file, fileDescriptorProto.encode(proto).finish());
+  }
+  return reflectionFiles;
 }
 
 /** The answer to one request (a plain object of `ServerReflectionResponse`). */
@@ -173,7 +195,7 @@ export function answer(index: DescriptorIndex, services: readonly string[], requ
  * the method models they are routed by.
  */
 export function reflectionServices(model: ProxyModel): Map<string, { method: MethodModel; handler: StreamHandler }> {
-  const index = new DescriptorIndex(model.files);
+  const index = new DescriptorIndex(new Map([...ownFiles(), ...model.files]));
   const entityServices = [...model.services.keys()].sort();
   const out = new Map<string, { method: MethodModel; handler: StreamHandler }>();
   for (const serviceName of REFLECTION_SERVICES) {

@@ -157,6 +157,10 @@ t.test('server reflection v1alpha and v1: list services, files by symbol, name a
   const numbers = await v1alpha.ask({ all_extension_numbers_of_type: 'google.protobuf.FieldOptions' });
   t.same(numbers.all_extension_numbers_response, { base_type_name: 'google.protobuf.FieldOptions', extension_number: [1080] });
   t.equal((await v1alpha.ask({ all_extension_numbers_of_type: 'no.Such' })).error_response.error_code, 5);
+  const ownResponse = await v1alpha.ask({ file_containing_symbol: 'grpc.reflection.v1alpha.ServerReflection' });
+  t.same(fileNames(ownResponse), ['grpc/reflection/v1alpha/reflection.proto'], 'the reflection service can be described too');
+  const ownFile = fileType.toObject(fileType.decode(ownResponse.file_descriptor_response.file_descriptor_proto[0])) as Obj;
+  t.match(ownFile, { package: 'grpc.reflection.v1alpha', service: [{ name: 'ServerReflection', method: [{ name: 'ServerReflectionInfo', input_type: '.grpc.reflection.v1alpha.ServerReflectionRequest', client_streaming: true, server_streaming: true }] }] });
   v1alpha.end();
 
   const v1 = reflection(client, 'v1');
