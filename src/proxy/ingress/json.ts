@@ -43,6 +43,18 @@ function isExtension(field: protobuf.Field): boolean {
   return field.declaringField !== null || field.name.startsWith('.');
 }
 
+/**
+ * The shortest decimal that reads back as the same 32-bit float (as Java prints a float):
+ * protobufjs widens `float` fields to doubles, so 0.1f would otherwise print as 0.10000000149011612.
+ */
+export function shortestFloat32(value: number): number {
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return candidate;
+  }
+  return value;
+}
+
 /** The JSON form of one (non-repeated) value of `field`. */
 export function fieldValueToJson(field: protobuf.Field, value: unknown): unknown {
   const type = field.resolvedType;
@@ -56,6 +68,7 @@ export function fieldValueToJson(field: protobuf.Field, value: unknown): unknown
     case 'bytes':
       return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') : '';
     case 'float':
+      return typeof value === 'number' ? (Number.isFinite(value) ? shortestFloat32(value) : String(value)) : value;
     case 'double':
       return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
     default:

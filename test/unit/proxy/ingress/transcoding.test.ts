@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { HttpRule, MethodModel, ProxyModel } from '../../../../src/proxy/model.js';
 import { compileHttpRules, HttpConfigError, requestJson } from '../../../../src/proxy/ingress/http-rules.js';
-import { BadRequest, bytesToJson, jsonToBytes, messageToJson } from '../../../../src/proxy/ingress/json.js';
+import { BadRequest, bytesToJson, jsonToBytes, messageToJson, shortestFloat32 } from '../../../../src/proxy/ingress/json.js';
 import { fixtureModel, method } from './fixtures/harness.js';
 
 /** A model with one method whose HTTP rule is replaced. */
@@ -103,6 +103,9 @@ t.test('JSON output is canonical ProtoJSON with default values included', async 
     extensions: [{ '@type': 'type.googleapis.com/ingress.test.Item', productId: 'p' }],
   });
   t.same(bytesToJson(method('AddItem').outputType, new Uint8Array()), {}, 'Empty is {}');
+  for (const [float, printed] of [[0.1, 0.1], [1.5, 1.5], [3.4028234663852886e38, 3.4028235e38], [16777217, 16777216], [-0.3, -0.3]] as const) {
+    t.equal(shortestFloat32(Math.fround(float)), printed, `float ${float}`);
+  }
 });
 
 t.test('JSON input: json names and proto names, well-known types, clear errors', async (t) => {
