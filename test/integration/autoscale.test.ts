@@ -53,7 +53,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 const logLines: { msg: string; [k: string]: unknown }[] = [];
 const logger = pino({ level: 'info' }, { write: (s: string) => void logLines.push(JSON.parse(s)) });
 
-const cluster = await Cluster.start({ preset: 'local', roles: ['autoscaler'] });
+// Patient failure detection, as in the node script: a stall under CPU contention is no failure here.
+const cluster = await Cluster.start({ preset: 'local', config: { probeTimeoutMs: 200, suspicionMult: 20 }, roles: ['autoscaler'] });
 t.teardown(() => cluster.shutdown());
 const scaler = new LocalProcessScaler({
   command: process.execPath,

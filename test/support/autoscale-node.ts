@@ -1,5 +1,5 @@
 // A scaled member for the autoscaler's integration test, in its own process: joins the seeds
-// given as arguments (local preset) with the role `worker`, hosts in-memory counters (type
+// given as arguments (local preset, patient suspicion) with the role `worker`, hosts in-memory counters (type
 // `counter`, role `worker`) whose handler stands for a user function (it takes
 // AUTOSCALE_WORK_MS, default 30 ms), and reports its metrics to the autoscaler singleton, which
 // runs elsewhere (role `autoscaler`). Settings come as JSON in AUTOSCALE_SETTINGS. It prints
@@ -20,7 +20,10 @@ const logger = createLogger({ name: 'autoscale-node', level: process.env.AUTOSCA
 const workMs = Number(process.env.AUTOSCALE_WORK_MS ?? 30);
 const settings = JSON.parse(process.env.AUTOSCALE_SETTINGS ?? '{}') as Record<string, number>;
 
-const cluster = await Cluster.start({ preset: 'local', seeds: process.argv.slice(2), roles: ['worker'], logger });
+// Loopback timings, but patient with a busy machine: a node stalled for a second or two by
+// CPU contention must not be declared dead (this test is about scaling, not failures).
+const config = { probeTimeoutMs: 200, suspicionMult: 20 };
+const cluster = await Cluster.start({ preset: 'local', config, seeds: process.argv.slice(2), roles: ['worker'], logger });
 const autoscaling = startAutoscaling(cluster, { role: 'worker', singletonRole: 'autoscaler', settings, logger, version: 'test' });
 const metrics = autoscaling.recorder;
 const sharding = new Sharding(cluster, { logger });
