@@ -164,6 +164,8 @@ export class Autoscaler implements SingletonBehavior<AutoscalerMessage, Autoscal
     try {
       await this.options.scaler.scale(members);
       this.unapplied = undefined;
+      // The platform has it now; the next status poll says whether that held.
+      if (this.platform) this.platform = { ...this.platform, desired: members };
     } catch (err) {
       this.unapplied = members;
       this.log.warn({ members, err: describeError(err) }, 'scaler failed; asking again next tick');
