@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { loadProtoFiles, protocolType } from '../../../../src/protocol/index.js';
@@ -96,6 +97,18 @@ t.test('gRPC-Web over HTTP/1.1: binary and text, unary and server streaming, tra
   t.equal(twoToUnary.trailers['grpc-status'], '13');
   const get = await fetch(`${f.url}${echo.path}`, { headers: { 'content-type': 'application/grpc-web' } });
   t.equal(get.headers.get('grpc-status'), '12', 'gRPC-Web must be POST');
+
+  // gRPC-Web over HTTP/2 (a proxy in front may speak h2 to us).
+  const session = http2.connect(f.url);
+  t.teardown(() => session.close());
+  const h2 = session.request({ ':method': 'POST', ':path': echo.path, 'content-type': 'application/grpc-web+proto' });
+  h2.end(frame(payload));
+  const [h2Headers] = (await once(h2, 'response')) as [http2.IncomingHttpHeaders];
+  const h2Chunks: Buffer[] = [];
+  h2.on('data', (c: Buffer) => h2Chunks.push(c));
+  await once(h2, 'end');
+  t.equal(h2Headers['content-type'], 'application/grpc-web+proto');
+  t.same(parseWebBody(Buffer.concat(h2Chunks)), { messages: [Buffer.from(payload)], trailers: { 'grpc-status': '0' } });
 
   const grpcOverHttp1 = await fetch(`${f.url}${echo.path}`, { method: 'POST', headers: { 'content-type': 'application/grpc' }, body: frame(payload) });
   t.equal(grpcOverHttp1.status, 415, 'plain gRPC over HTTP/1.1 is refused with a reason');

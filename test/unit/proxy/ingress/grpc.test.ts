@@ -90,6 +90,15 @@ t.test('deadline and cancellation abort the call', async (t) => {
   t.equal(error?.code, grpc.status.DEADLINE_EXCEEDED);
   await f.dispatcher.whenAborted('slow');
 
+  const cart = method('GetCart');
+  const unaryCall = client.makeUnaryRequest(cart.path, serialize(cart), deserialize(cart), { userId: 'slow' }, () => {});
+  const status = once(unaryCall, 'status');
+  await f.dispatcher.until(() => f.dispatcher.calls.filter((c) => c.method === 'GetCart').length === 2);
+  unaryCall.cancel();
+  t.equal(((await status) as [grpc.StatusObject])[0].code, grpc.status.CANCELLED);
+  await f.dispatcher.whenAborted('slow', 2);
+  t.pass('a cancelled unary call aborts its signal');
+
   const m = method('Watch');
   const call = client.makeServerStreamRequest(m.path, serialize(m), deserialize(m), { userId: 'slow' });
   const [first] = (await once(call, 'data')) as [Obj];
