@@ -77,22 +77,35 @@ export class RecordedCall {
   record(call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>): void {
     const out = this.recording.out;
     call.on('data', (bytes: Buffer) => out.message(bytes));
-    // 'status' may come before the last messages were read: done when both were seen.
-    let ended = false;
-    let status: grpc.StatusObject | undefined;
-    const finish = () => {
-      if (!ended || !status) return;
-      if (status.code === grpc.status.OK) out.complete();
-      else out.error({ code: status.code, details: status.details });
-    };
-    call.on('end', () => ((ended = true), finish()));
-    call.on('status', (s: grpc.StatusObject) => {
-      status = s;
-      if (s.code !== grpc.status.OK) setTimeout(() => ((ended = true), finish()), 20);
-      finish();
-    });
-    call.on('error', () => undefined); // the status carries it
+    onceFinished(call, (status) => (status.code === grpc.status.OK ? out.complete() : out.error({ code: status.code, details: status.details })));
   }
+}
+
+/**
+ * Calls `listener` once a client's readable call is over, with its status. grpc-js emits
+ * 'status' as soon as the status arrives, possibly before the last messages were read: the call
+ * is over when both the status and the end of the messages were seen (after an error status no
+ * end may follow: buffered messages get 20 ms).
+ */
+export function onceFinished(call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>, listener: (status: grpc.StatusObject) => void): void {
+  let ended = false;
+  let status: grpc.StatusObject | undefined;
+  let finished = false;
+  const finish = () => {
+    if (!status || !ended || finished) return;
+    finished = true;
+    listener(status);
+  };
+  call.on('end', () => {
+    ended = true;
+    finish();
+  });
+  call.on('status', (s: grpc.StatusObject) => {
+    status = s;
+    if (s.code !== grpc.status.OK) setTimeout(() => ((ended = true), finish()), 20);
+    finish();
+  });
+  call.on('error', () => undefined); // the status carries it
 }
 
 /** Steps on a call, run in order when awaited; awaiting gives the call back. */

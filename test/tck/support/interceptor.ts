@@ -19,7 +19,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncQueue, DEFAULT_TIMEOUT_MS } from './async-queue.js';
-import { canonicalBytes, decode, show } from './codec.js';
+import { decode } from './codec.js';
+import { onceFinished } from './grpc-calls.js';
 import { ConnectionChain, InterceptedConnection, type ConnectionKind } from './intercepted-connection.js';
 import type { EntitySpec, ProxyInfo, UserFunctionError } from '../../../src/protocol/index.js';
 
@@ -282,14 +283,7 @@ export class Interceptor {
       c.out.message(bytes);
       to.write(bytes);
     });
-    // grpc-js emits 'status' as soon as it arrives, possibly before the last messages were
-    // read: the stream is over once both the status and the end of the messages were seen.
-    let ended = false;
-    let status: grpc.StatusObject | undefined;
-    let finished = false;
-    const finish = () => {
-      if (!status || !ended || finished) return;
-      finished = true;
+    onceFinished(from, (status) => {
       if (status.code === grpc.status.OK) {
         c.out.complete();
         if (!to.cancelled) to.end();
@@ -297,22 +291,7 @@ export class Interceptor {
         c.out.error({ code: status.code, details: status.details });
         if (!to.cancelled) to.emit('error', { code: status.code, details: status.details });
       }
-    };
-    from.on('end', () => {
-      ended = true;
-      finish();
     });
-    from.on('status', (s: grpc.StatusObject) => {
-      status = s;
-      // After an error status no 'end' may follow: give buffered messages a moment, then finish.
-      if (s.code !== grpc.status.OK) setTimeout(() => ((ended = true), finish()), 20);
-      finish();
-    });
-    from.on('error', () => undefined); // the status carries it
   }
 }
 
-/** For failure messages: a message's bytes shown canonically. */
-export function showBytes(typeName: string, bytes: Uint8Array): string {
-  return show(canonicalBytes(typeName, bytes));
-}
