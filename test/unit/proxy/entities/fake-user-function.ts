@@ -25,12 +25,16 @@ export class Inbox<T> {
     const item = this.items.shift();
     if (item !== undefined) return Promise.resolve(item);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`nothing arrived within ${timeoutMs} ms`)), timeoutMs);
-      timer.unref(); // a test waiting for nothing must not keep the process alive
-      this.waiters.push((i) => {
+      const waiter = (i: T) => {
         clearTimeout(timer);
         resolve(i);
-      });
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1); // the next item goes to the next caller
+        reject(new Error(`nothing arrived within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref(); // a test waiting for nothing must not keep the process alive
+      this.waiters.push(waiter);
     });
   }
   get size(): number {
