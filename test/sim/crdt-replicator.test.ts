@@ -296,3 +296,41 @@ t.test('deletes stay deleted; subscribers see changes; removed members are prune
   await sim.until(() => seen.at(-1) === 'deleted', 5000);
   t.equal(seen.at(-1), 'deleted', 'the subscriber was told');
 });
+
+t.test('fifteen members with lost messages, a partition and a restart converge', async (t) => {
+  const seed = baseSeed + 21;
+  const sim = new CrdtSim(seed);
+  t.teardown(() => sim.shutdown());
+  await startAll(sim, 15);
+  const r = new SeededRandom(seed + 1);
+  let expected = 0;
+  const work = async (count: number) => {
+    for (let k = 0; k < count; k++) {
+      const rep = sim.live()[r.int(sim.live().length)]!.replicator;
+      const id = rep.selfId;
+      if (r.next() < 0.5) {
+        const n = r.int(9) - 4;
+        await rep.update('counter', PNCounter.empty, (c) => c.increment(id, n));
+        expected += n;
+      } else {
+        await rep.update('cart', ORMap.empty<PNCounter>(), (m) => m.update(id, `item-${r.int(6)}`, PNCounter.empty, (c) => c.increment(id, 1)));
+      }
+      if (k % 10 === 0) await sim.run(10);
+    }
+  };
+  const converged = () => sim.agree('counter') && sim.agree('cart') && sim.live().every((n) => (n.replicator.getLocal('counter') as PNCounter).value === expected);
+  sim.messageLoss = 0.1;
+  await work(100);
+  const a = sim.nodes.slice(0, 6).map((n) => n.address);
+  const b = sim.nodes.slice(6).map((n) => n.address);
+  sim.network.partition(a, b);
+  await work(60);
+  await sim.run(2000);
+  sim.network.heal();
+  await sim.kill(9);
+  await work(20);
+  await sim.start(9);
+  sim.messageLoss = 0.05;
+  const took = await sim.until(() => sim.allUp() && converged(), 90_000);
+  t.ok(took !== undefined, `fifteen members agree on the counter (${expected}) and the map (${took} ms of virtual time; seed ${seed})`);
+});
