@@ -37,10 +37,13 @@ t.test('commands and replies cross nodes: entities of both nodes answer calls ma
   })();
   const storage = entityStorage(await openMemoryStorage());
   const model = buildProxyModel(testSpec());
-  const a = await Cluster.start({ preset: 'local', seeds: [] });
+  // Loopback speeds, but slow to suspect: on a loaded test machine a starved node must not be
+  // declared dead (two nodes, keep-majority: neither side would have quorum, commands would wait).
+  const config = { probeTimeoutMs: 1000, suspicionMult: 10 };
+  const a = await Cluster.start({ preset: 'local', config, seeds: [] });
   t.teardown(() => a.shutdown());
   await a.joined;
-  const b = await Cluster.start({ preset: 'local', seeds: [a.address] });
+  const b = await Cluster.start({ preset: 'local', config, seeds: [a.address] });
   t.teardown(() => b.shutdown());
   await b.joined;
   const dispatchers: Dispatcher[] = [];
