@@ -2,26 +2,27 @@
  * The TypeScript user-function library (`@cloudstate/cluster/function`): write event-sourced
  * entities, value entities and actions as typed handlers over your .proto files, and serve them
  * to a Cloudstate proxy (protocol 0.2) with `CloudstateServer`. No protoc and no cluster needed.
+ * The full guide is ./README.md; samples/shopping-cart is a complete user function.
  *
  * ```ts
  * import { CloudstateServer, EventSourcedEntity } from '@cloudstate/cluster/function';
  *
- * const cart = new EventSourcedEntity<Cart>({
+ * const cart: EventSourcedEntity<Cart> = new EventSourcedEntity<Cart>({
  *   serviceName: 'com.example.shoppingcart.ShoppingCart',
  *   protoFiles: ['shoppingcart.proto', 'domain.proto'],
  *   includeDirs: ['./proto'],
  *   persistenceId: 'shopping-cart',
  *   snapshotEvery: 5,
- *   initialState: () => ({ items: [] }),
  *   stateType: 'com.example.shoppingcart.persistence.Cart',
+ *   initialState: () => ({ items: [] }),
  *   commandHandlers: {
- *     AddItem(item, cart, ctx) {
- *       if (item.quantity <= 0) ctx.fail(`Cannot add negative quantity of to item ${item.productId}`);
- *       ctx.emit(cart.message(...));
- *       return {};
+ *     AddItem(add: AddLineItem, state: Cart, ctx: EventSourcedCommandContext<Cart>) {
+ *       if (add.quantity <= 0) ctx.fail(`Cannot add negative quantity of to item ${add.productId}`);
+ *       ctx.emit(cart.message('com.example.shoppingcart.persistence.ItemAdded', { item: { ...add } }));
+ *       return {}; // google.protobuf.Empty
  *     },
  *   },
- *   eventHandlers: { ItemAdded: (event, cart) => ({ ...cart, items: [...] }) },
+ *   eventHandlers: { ItemAdded: (added, state) => ({ items: [...state.items, added.item] }) },
  * });
  * const port = await new CloudstateServer({ entities: [cart] }).start({ port: 8080 });
  * ```
