@@ -36,6 +36,8 @@ export interface ProxyConfig {
   readonly protocolCompatibilityCheck: boolean;
   /** A command that starts the user function as a child process (dev convenience). */
   readonly exec: string | undefined;
+  /** Run the autoscaler (a cluster singleton; its settings come from the AUTOSCALER_* and related variables). */
+  readonly autoscaler: boolean;
   readonly logLevel: string;
 }
 
@@ -67,6 +69,7 @@ Options (environment variable in brackets; flags win):
   --passivation-timeout <ms> default 30000 [PASSIVATION_TIMEOUT]
   --relay-timeout <ms>       default 60000 [RELAY_TIMEOUT]
   --no-protocol-check        accept a user function of another protocol version
+  --autoscaler               run the autoscaler [AUTOSCALER_ENABLED=true]; settings: README
   --log-level <level>        default info [LOG_LEVEL]
   --help                     this text
 `;
@@ -127,6 +130,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
         'passivation-timeout': { type: 'string' },
         'relay-timeout': { type: 'string' },
         'no-protocol-check': { type: 'boolean' },
+        autoscaler: { type: 'boolean' },
         'log-level': { type: 'string' },
       },
     });
@@ -164,6 +168,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
     relayTimeoutMs: integer('--relay-timeout', o['relay-timeout'] ?? env.RELAY_TIMEOUT, 60_000, 1),
     protocolCompatibilityCheck: o['no-protocol-check'] !== true,
     exec: o.exec,
+    autoscaler: o.autoscaler === true || /^(true|1|yes|on)$/i.test(env.AUTOSCALER_ENABLED ?? ''),
     logLevel: o['log-level'] ?? env.LOG_LEVEL ?? 'info',
   };
   if (store === 'postgres' && config.postgres.connectionString === '') {

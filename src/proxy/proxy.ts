@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { autoscalerSettingsFromEnv, scalerFromEnv, startAutoscaling, type Autoscaling } from '../autoscale/index.js';
 import { Cluster } from '../cluster/index.js';
 import type { Logger } from '../core/index.js';
 import { Journal, openStorage, type StorageConfig, type StoragePlugin } from '../persistence/index.js';
@@ -19,6 +20,7 @@ import type { ProxyConfig } from './config.js';
 import { discover, type Discovered } from './discovery.js';
 import { createDispatcher } from './entities/index.js';
 import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
+import { measuredDispatcher } from './measured.js';
 import type { ProxyModel } from './model.js';
 import { UserFunctionClient } from './user-function.js';
 
@@ -107,7 +109,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     logger.info({ services: [...model.services.values()].map((s) => `${s.name} (${s.entityType})`) }, 'user function discovered');
 
     await cluster.joined;
-    const dispatcher = createDispatcher({
+    const entities = createDispatcher({
       model,
       client,
       sharding,
@@ -116,6 +118,19 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     });
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics, prefix: 'cloudstate_proxy_' });
+    let autoscaling: Autoscaling | undefined;
+    if (config.autoscaler) {
+      autoscaling = startAutoscaling(cluster, {
+        settings: autoscalerSettingsFromEnv(process.env),
+        scaler: scalerFromEnv(process.env),
+        ...(process.env.APP_VERSION ? { version: process.env.APP_VERSION } : {}),
+        registry: metrics,
+        logger: logger.child({ component: 'autoscaler' }),
+      });
+      const stopAutoscaling = autoscaling.stop.bind(autoscaling);
+      cleanups.push(async () => stopAutoscaling());
+    }
+    const dispatcher = autoscaling ? measuredDispatcher(entities, autoscaling.recorder) : entities;
     let ready = true;
     const ingress: Ingress = await startIngress({
       host: config.httpHost,

@@ -23,7 +23,10 @@ t.test('defaults are the reference proxy\'s', async (t) => {
     passivationTimeoutMs: 30000,
     relayTimeoutMs: 60000,
     protocolCompatibilityCheck: true,
+    autoscaler: false,
   });
+  t.equal(config([], { AUTOSCALER_ENABLED: 'true' }).autoscaler, true);
+  t.equal(config(['--autoscaler']).autoscaler, true);
 });
 
 t.test('--dev forms a one-node cluster on a free port with fast detection, ignoring seeds', async (t) => {
