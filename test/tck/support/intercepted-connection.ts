@@ -64,8 +64,8 @@ export class InterceptedConnection {
     readonly kind: ConnectionKind | (string & {}),
     inType: string,
     outType: string,
-    /** Fields left out of comparisons (actions: `metadata`). */
-    readonly ignored: readonly string[] = [],
+    /** Top-level fields of incoming messages left out of comparisons (action commands: `metadata`). */
+    readonly ignoredIncoming: readonly string[] = [],
   ) {
     this.in = new StreamSide('incoming', inType);
     this.out = new StreamSide('outgoing', outType);
@@ -100,7 +100,7 @@ export class InterceptedConnection {
     if (event.kind !== 'message') {
       throw new Error(`${this.describe()}: expected ${side.name} ${side.typeName} ${want()}, found ${side.describe(event)}`);
     }
-    assertSameMessage(`${this.describe()} (${side.name})`, side.typeName, expected, canonicalBytes(side.typeName, event.bytes), this.ignored);
+    assertSameMessage(`${this.describe()} (${side.name})`, side.typeName, expected, canonicalBytes(side.typeName, event.bytes), side === this.in ? this.ignoredIncoming : []);
   }
 
   /** Asserts the next event on `side` is its normal end. */
