@@ -1,0 +1,308 @@
+// `npm run bench:proxy [-- --quick] [-- --src]`: the Cloudstate proxy measured as a sidecar.
+// Separate processes, all on 127.0.0.1: the shopping cart user function (the sample when it
+// exists, else ./support/proxy-cart.ts), the proxy (`bin/cloudstate-proxy.js --dev`, one per
+// store: memory and LevelDB, durable), the baselines (./support/proxy-baselines.ts: a plain
+// node:http JSON echo, a trivial gRPC server on node:http2 and one on @grpc/grpc-js), and one
+// load generator for all of them (./support/proxy-load.ts: raw HTTP/1.1 keep-alive sockets,
+// gRPC as node:http2 client streams). Every call is the cart's `AddItem` (HTTP:
+// POST /cart/{user}/items/add), over 1,000 carts.
+// (a) fixed rate, 1,000 calls/s open loop, latency from each call's scheduled time: direct vs
+//     through the proxy (gRPC; HTTP vs the echo), with the CPU of the proxy and of the user
+//     function from /proc/<pid>/stat over the phase;
+// (b) closed loop, 64 in flight (HTTP: 64 connections): commands/s against the echo (HTTP) and
+//     the trivial server (gRPC).
+// Progress to stderr, tables to stdout; writes benchmarks/results/proxy.json.
+// `--quick`: one round of 4 s per phase (about 90 s); full: 3 rounds of 10 s, medians.
+// `--src`: run the proxy from src/ under tsx instead of the built dist/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { cell, markdownTable, median, round } from './cluster/stats.js';
+import type { LoadJob, LoadResult } from './support/proxy-load.js';
+import { cpuSeconds, memoryMb, Proc, proxyCommand, freePort, repoRoot } from './support/proxy-processes.js';
+
+const quick = process.argv.includes('--quick');
+const fromSource = process.argv.includes('--src');
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+
+const plan = quick ? { seconds: 4, rounds: 1, warmSeconds: 2 } : { seconds: 10, rounds: 3, warmSeconds: 4 };
+const USERS = 1000;
+const CONNECTIONS = 64;
+const RATE = 1000;
+const SESSIONS = 4;
+/** Targets from the issue. */
+const TARGETS = { addedP90Ms: 1, ratioToHttpEcho: 0.35 };
+/** Anchors from the issue (other systems, other machines). */
+const ANCHORS = { daprAddedP90Ms: 1.4, daprVcpuPer1kRps: 0.48, akkaInMemoryPerSec: 30_000, restateKeyedPerSec64Keys: 530 };
+
+const machine = {
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  date: new Date().toISOString().slice(0, 10),
+};
+const load = { start: loadavg().map((x) => round(x, 2)), end: [] as number[] };
+const busyAtStart = spawnSync('ps', ['-eo', 'pcpu,args', '--sort=-pcpu'], { encoding: 'utf8' })
+  .stdout.split('\n')
+  .slice(1, 7)
+  .map((l) => l.trim().slice(0, 140))
+  .filter((l) => l.length > 0);
+progress(`load average ${load.start.join(' ')}; busiest processes:\n  ${busyAtStart.join('\n  ')}`);
+
+// ---- processes ----
+const proxyRun = proxyCommand(fromSource, progress);
+const sample = join(repoRoot, 'samples', 'shopping-cart', 'index.ts');
+const userFunctionFile = existsSync(sample) ? sample : join(import.meta.dirname, 'support', 'proxy-cart.ts');
+const dataDir = mkdtempSync(join(tmpdir(), 'bench-proxy-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+
+progress(`[${elapsed()}] starting the load generator, the baselines and two proxies (${proxyRun.runs}), user function ${userFunctionFile.slice(repoRoot.length + 1)}`);
+const loader = new Proc('load generator', ['--import', 'tsx', join(import.meta.dirname, 'support', 'proxy-load.ts')]);
+const baseline = (kind: string) => new Proc(kind, ['--import', 'tsx', join(import.meta.dirname, 'support', 'proxy-baselines.ts'), kind]);
+const echo = baseline('echo');
+const grpcH2 = baseline('grpc-h2');
+const grpcJs = baseline('grpc-js');
+
+interface Sidecar {
+  store: 'memory' | 'leveldb';
+  userFunction: Proc;
+  proxy: Proc;
+  port: number;
+}
+async function startSidecar(store: 'memory' | 'leveldb'): Promise<Sidecar> {
+  const ufPort = await freePort();
+  const userFunction = new Proc(`user function (${store})`, ['--import', 'tsx', userFunctionFile], { PORT: String(ufPort) });
+  const proxy = new Proc(`proxy (${store})`, [...proxyRun.args, '--dev', '--store', store, '--data-dir', join(dataDir, store), '--http-port', '0', '--user-function-port', String(ufPort)]);
+  const serving = await proxy.waitFor(/"msg":"serving"/, 120_000);
+  const port = Number(/"httpPort":(\d+)/.exec(serving.input)?.[1]);
+  return { store, userFunction, proxy, port };
+}
+
+await loader.waitFor(/^ready$/);
+const [echoPort = 0, h2Port = 0, grpcJsPort = 0] = await Promise.all([echo, grpcH2, grpcJs].map(async (p) => Number((await p.waitFor(/^ready (\d+)$/))[1])));
+const memory = await startSidecar('memory');
+const leveldb = await startSidecar('leveldb');
+
+// ---- phases ----
+interface Target {
+  name: string;
+  protocol: 'http' | 'grpc';
+  port: number;
+  /** Processes whose CPU and memory are reported: the server, or the proxy and user function. */
+  server?: Proc;
+  sidecar?: Sidecar;
+}
+type TargetKey = 'echo' | 'direct' | 'grpcJs' | 'memoryHttp' | 'leveldbHttp' | 'memoryGrpc' | 'leveldbGrpc';
+const targets: Record<TargetKey, Target> = {
+  echo: { name: 'node:http JSON echo', protocol: 'http', port: echoPort, server: echo },
+  direct: { name: 'trivial gRPC server (node:http2)', protocol: 'grpc', port: h2Port, server: grpcH2 },
+  grpcJs: { name: 'trivial gRPC server (grpc-js)', protocol: 'grpc', port: grpcJsPort, server: grpcJs },
+  memoryHttp: { name: 'proxy, memory store', protocol: 'http', port: memory.port, sidecar: memory },
+  leveldbHttp: { name: 'proxy, LevelDB store', protocol: 'http', port: leveldb.port, sidecar: leveldb },
+  memoryGrpc: { name: 'proxy, memory store', protocol: 'grpc', port: memory.port, sidecar: memory },
+  leveldbGrpc: { name: 'proxy, LevelDB store', protocol: 'grpc', port: leveldb.port, sidecar: leveldb },
+};
+
+interface Measured extends LoadResult {
+  /** CPU used during the phase, in cores (fraction of one core), per process. */
+  cpu: { server?: number; proxy?: number; userFunction?: number };
+  rssMb: { server?: number; proxy?: number; userFunction?: number };
+  peakRssMb: { server?: number; proxy?: number; userFunction?: number };
+}
+
+const pidsOf = (t: Target): Record<string, number> =>
+  t.sidecar ? { proxy: t.sidecar.proxy.pid, userFunction: t.sidecar.userFunction.pid } : { server: t.server!.pid };
+
+async function measure(t: Target, mode: 'closed' | 'fixed', seconds: number, extra: Partial<LoadJob> = {}): Promise<Measured> {
+  const job: LoadJob = { protocol: t.protocol, port: t.port, mode, concurrency: CONNECTIONS, seconds, users: USERS, offset: 0, sessions: SESSIONS, ...(mode === 'fixed' ? { rate: RATE } : {}), ...extra };
+  const pids = pidsOf(t);
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const t0 = performance.now();
+  const result = await loader.ask<LoadResult>(job, (seconds + 120) * 1000);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu: Measured['cpu'] = {};
+  const rssMb: Measured['rssMb'] = {};
+  const peakRssMb: Measured['peakRssMb'] = {};
+  for (const [k, pid] of Object.entries(pids) as [keyof Measured['cpu'], number][]) {
+    cpu[k] = (cpuSeconds(pid) - cpu0[k]!) / wall;
+    const m = memoryMb(pid);
+    rssMb[k] = m.rssMb;
+    peakRssMb[k] = m.peakRssMb;
+  }
+  if (result.errors > 0) progress(`    ${result.errors} errors, first: ${result.firstError}`);
+  return { ...result, cpu, rssMb, peakRssMb };
+}
+
+// Warm-up: every cart once (entities activated, journals opened), then both loops.
+for (const key of ['echo', 'direct', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'memoryGrpc', 'leveldbGrpc'] as const) {
+  const t = targets[key];
+  progress(`[${elapsed()}] warm-up: ${t.name} (${t.protocol})`);
+  if (t.sidecar && t.protocol === 'http') await measure(t, 'closed', 600, { calls: USERS });
+  await measure(t, 'closed', plan.warmSeconds);
+}
+
+const phases: { mode: 'fixed' | 'closed'; keys: TargetKey[] }[] = [
+  { mode: 'fixed', keys: ['direct', 'grpcJs', 'memoryGrpc', 'leveldbGrpc'] },
+  { mode: 'fixed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
+  { mode: 'closed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
+  { mode: 'closed', keys: ['direct', 'memoryGrpc', 'leveldbGrpc'] },
+];
+const rounds: Record<string, Measured[]> = {};
+for (let r = 0; r < plan.rounds; r++) {
+  for (const phase of phases) {
+    for (const key of phase.keys) {
+      const t = targets[key];
+      const label = `${phase.mode}:${key}`;
+      const m = await measure(t, phase.mode, plan.seconds);
+      (rounds[label] ??= []).push(m);
+      progress(`[${elapsed()}] round ${r + 1}/${plan.rounds} ${phase.mode === 'fixed' ? `${RATE}/s` : `${CONNECTIONS} in flight`} ${t.name} (${t.protocol}): ${cell(m.perSec)}/s, p50 ${cell(m.p50Ms, 2)} p90 ${cell(m.p90Ms, 2)} p99 ${cell(m.p99Ms, 2)} ms, CPU ${Object.entries(m.cpu).map(([k, v]) => `${k} ${cell(v, 2)}`).join(', ')}, load generator ${cell(m.loadGeneratorCpu, 2)}`);
+    }
+  }
+}
+load.end = loadavg().map((x) => round(x, 2));
+
+// The median round: by p90 for the fixed rate, by throughput for the closed loop.
+const pick = (label: string): Measured => {
+  const all = [...rounds[label]!].sort((a, b) => (label.startsWith('fixed') ? a.p90Ms - b.p90Ms : a.perSec - b.perSec));
+  return all[(all.length - 1) >> 1]!;
+};
+const fixed = (key: TargetKey) => pick(`fixed:${key}`);
+const closed = (key: TargetKey) => pick(`closed:${key}`);
+/** Cores per 1,000 calls/s. */
+const per1k = (cores: number | undefined, perSec: number) => (cores === undefined ? undefined : cores / (perSec / 1000));
+const summary = (m: Measured) => ({
+  perSec: Math.round(m.perSec),
+  p50Ms: round(m.p50Ms, 3),
+  p90Ms: round(m.p90Ms, 3),
+  p99Ms: round(m.p99Ms, 3),
+  maxMs: round(m.maxMs, 3),
+  calls: m.calls,
+  errors: m.errors,
+  ...(m.firstError ? { firstError: m.firstError } : {}),
+  cpuCores: Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, round(v, 3)])),
+  cpuPer1kRps: Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, round(per1k(v, m.perSec)!, 3)])),
+  rssMb: Object.fromEntries(Object.entries(m.rssMb).map(([k, v]) => [k, round(v, 1)])),
+  peakRssMb: Object.fromEntries(Object.entries(m.peakRssMb).map(([k, v]) => [k, round(v, 1)])),
+  loadGeneratorCpuCores: round(m.loadGeneratorCpu, 3),
+});
+
+const direct = fixed('direct');
+const viaLeveldb = fixed('leveldbGrpc');
+const viaMemory = fixed('memoryGrpc');
+const echoClosed = closed('echo');
+const leveldbClosed = closed('leveldbHttp');
+const report = {
+  directP90Ms: round(direct.p90Ms, 3),
+  proxyP90Ms: round(viaLeveldb.p90Ms, 3),
+  addedP90Ms: round(viaLeveldb.p90Ms - direct.p90Ms, 3),
+  proxyMemoryP90Ms: round(viaMemory.p90Ms, 3),
+  addedMemoryP90Ms: round(viaMemory.p90Ms - direct.p90Ms, 3),
+  httpEchoPerSec: Math.round(echoClosed.perSec),
+  memoryCommandsPerSec: Math.round(closed('memoryHttp').perSec),
+  leveldbCommandsPerSec: Math.round(leveldbClosed.perSec),
+  ratioToHttpEcho: round(leveldbClosed.perSec / echoClosed.perSec, 3),
+  grpcCommandsPerSec: Math.round(closed('leveldbGrpc').perSec),
+  grpcMemoryCommandsPerSec: Math.round(closed('memoryGrpc').perSec),
+  grpcDirectPerSec: Math.round(closed('direct').perSec),
+  cpuPer1kRps: round(per1k(viaLeveldb.cpu.proxy, viaLeveldb.perSec)!, 3),
+  userFunctionCpuPer1kRps: round(per1k(viaLeveldb.cpu.userFunction, viaLeveldb.perSec)!, 3),
+  rssMb: round(Math.max(...Object.values(rounds).flat().map((m) => m.rssMb.proxy ?? 0)), 1),
+  machine,
+  mode: quick ? 'quick' : 'full',
+  timestamp: new Date().toISOString(),
+  loadAverage: load,
+  busyProcessesAtStart: busyAtStart,
+  proxyRuns: proxyRun.runs,
+  ...(proxyRun.buildNote ? { buildNote: proxyRun.buildNote } : {}),
+  userFunction: userFunctionFile.slice(repoRoot.length + 1),
+  method: {
+    users: USERS,
+    fixedRatePerSec: RATE,
+    httpConnections: CONNECTIONS,
+    closedLoopInFlight: CONNECTIONS,
+    grpcSessions: SESSIONS,
+    secondsPerPhase: plan.seconds,
+    rounds: plan.rounds,
+    grpcClient: 'node:http2 client streams (not grpc-js)',
+    httpClient: 'raw node:net keep-alive sockets, one request in flight per connection',
+    headline: 'proxyP90Ms/addedP90Ms/cpuPer1kRps: gRPC through the proxy with the LevelDB store vs the trivial node:http2 gRPC server; rssMb: largest proxy RSS seen',
+  },
+  targets: {
+    addedP90Ms: { max: TARGETS.addedP90Ms, met: viaLeveldb.p90Ms - direct.p90Ms < TARGETS.addedP90Ms },
+    ratioToHttpEcho: { min: TARGETS.ratioToHttpEcho, met: leveldbClosed.perSec / echoClosed.perSec >= TARGETS.ratioToHttpEcho },
+  },
+  anchors: ANCHORS,
+  fixedRate: Object.fromEntries(phases.filter((p) => p.mode === 'fixed').flatMap((p) => p.keys.map((k) => [`${k}`, summary(fixed(k))]))),
+  closedLoop: Object.fromEntries(phases.filter((p) => p.mode === 'closed').flatMap((p) => p.keys.map((k) => [`${k}`, summary(closed(k))]))),
+  rounds: Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, v.map(summary)])),
+};
+const out = join(import.meta.dirname, 'results', 'proxy.json');
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+
+// ---- tables ----
+const mark = (ok: boolean) => (ok ? ' ✓' : ' ✗');
+const cpuCell = (m: Measured) =>
+  m.cpu.proxy !== undefined ? `${cell(per1k(m.cpu.proxy, m.perSec), 3)} + ${cell(per1k(m.cpu.userFunction, m.perSec), 3)}` : cell(per1k(m.cpu.server, m.perSec), 3);
+const fixedRows = phases
+  .filter((p) => p.mode === 'fixed')
+  .flatMap((p) => p.keys)
+  .map((k) => {
+    const m = fixed(k);
+    const t = targets[k];
+    const base = t.protocol === 'grpc' ? direct : fixed('echo');
+    const added = t.sidecar ? `${cell(m.p90Ms - base.p90Ms, 3)}${t.protocol === 'grpc' && t.sidecar ? mark(m.p90Ms - base.p90Ms < TARGETS.addedP90Ms) : ''}` : '–';
+    return [t.name, t.protocol === 'grpc' ? 'gRPC' : 'HTTP/JSON', cell(m.perSec), cell(m.p50Ms, 3), cell(m.p90Ms, 3), cell(m.p99Ms, 3), added, cpuCell(m), cell(m.errors)];
+  });
+const closedRows = phases
+  .filter((p) => p.mode === 'closed')
+  .flatMap((p) => p.keys)
+  .map((k) => {
+    const m = closed(k);
+    const t = targets[k];
+    const base = t.protocol === 'grpc' ? closed('direct') : echoClosed;
+    const ratio = t.sidecar ? `${cell(m.perSec / base.perSec, 3)}${k === 'leveldbHttp' ? mark(report.targets.ratioToHttpEcho.met) : ''}` : '–';
+    const cores = m.cpu.proxy !== undefined ? `${cell(m.cpu.proxy, 2)} + ${cell(m.cpu.userFunction, 2)}` : cell(m.cpu.server, 2);
+    return [t.name, t.protocol === 'grpc' ? 'gRPC' : 'HTTP/JSON', cell(m.perSec), cell(m.p50Ms, 3), cell(m.p99Ms, 3), ratio, cores, cell(m.loadGeneratorCpu, 2), cell(m.errors)];
+  });
+const memRows = ([
+  ['proxy, memory store', memory.proxy],
+  ['proxy, LevelDB store', leveldb.proxy],
+  ['user function (memory proxy)', memory.userFunction],
+  ['user function (LevelDB proxy)', leveldb.userFunction],
+  ['node:http JSON echo', echo],
+  ['trivial gRPC server (node:http2)', grpcH2],
+] as const).map(([name, p]) => {
+  const m = memoryMb(p.pid);
+  return [name, cell(m.rssMb, 1), cell(m.peakRssMb, 1)];
+});
+process.stdout.write(
+  [
+    '',
+    `Fixed rate: ${cell(RATE)} AddItem calls/s, open loop, latency from each call's scheduled time (median of ${plan.rounds} round(s) of ${plan.seconds} s, by p90)`,
+    '',
+    markdownTable(['target', 'protocol', 'calls/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p90 ms', 'vCPU per 1k calls/s (proxy + user fn)', 'errors'], fixedRows),
+    '',
+    `Closed loop: ${CONNECTIONS} calls in flight (HTTP: ${CONNECTIONS} keep-alive connections; gRPC: ${SESSIONS} HTTP/2 connections) over ${USERS} carts`,
+    '',
+    markdownTable(['target', 'protocol', 'calls/s', 'p50 ms', 'p99 ms', 'ratio to baseline', 'CPU cores (proxy + user fn)', 'load generator cores', 'errors'], closedRows),
+    '',
+    markdownTable(['process (after the run)', 'RSS MiB', 'peak RSS MiB'], memRows),
+    '',
+    `headline: directP90Ms ${report.directP90Ms}, proxyP90Ms ${report.proxyP90Ms} (LevelDB; memory ${report.proxyMemoryP90Ms}), addedP90Ms ${report.addedP90Ms}${mark(report.targets.addedP90Ms.met)} (target < ${TARGETS.addedP90Ms}); ` +
+      `HTTP echo ${cell(report.httpEchoPerSec)}/s, memory ${cell(report.memoryCommandsPerSec)}/s, LevelDB ${cell(report.leveldbCommandsPerSec)}/s, ratio ${report.ratioToHttpEcho}${mark(report.targets.ratioToHttpEcho.met)} (target ≥ ${TARGETS.ratioToHttpEcho}); ` +
+      `gRPC LevelDB ${cell(report.grpcCommandsPerSec)}/s; proxy ${report.cpuPer1kRps} vCPU per 1k calls/s (user function ${report.userFunctionCpuPer1kRps}); proxy RSS ${report.rssMb} MiB`,
+    `anchors: Dapr +${ANCHORS.daprAddedP90Ms} ms p90 and ${ANCHORS.daprVcpuPer1kRps} vCPU per 1k req/s; Akka in-memory ≈${cell(ANCHORS.akkaInMemoryPerSec)} req/s (laptop); Restate keyed ≈${ANCHORS.restateKeyedPerSec64Keys} calls/s (64 keys, this machine)`,
+    `machine: ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, node ${machine.node}; load ${load.start[0]} → ${load.end[0]}; proxy from ${proxyRun.runs}; mode ${report.mode}; ${elapsed()}`,
+    `wrote ${out}`,
+    '',
+  ].join('\n'),
+);
+await Promise.all([loader, echo, grpcH2, grpcJs, memory.proxy, leveldb.proxy].map((p) => p.stop()));
+await Promise.all([memory.userFunction, leveldb.userFunction].map((p) => p.stop()));
+process.exit(0);
