@@ -132,7 +132,8 @@ if ('skip' in started) {
       .expectActionStreamedConnection()
       .expectIncoming(processStreamed)
       .expectIncoming(payload(failWith('expected failure')))
-      .expectOutgoing(action.failure('expected failure'));
+      .expectOutgoing(action.failure('expected failure'))
+      .expectInEnd(); // the call is over: the proxy does not leave the user function's stream open
   });
 
   t.test('verify unary HTTP API', async (t) => {

@@ -116,6 +116,12 @@ export class InterceptedConnection {
     return event;
   }
 
+  /** Asserts the next event on `side` ends it, normally or not (a completion, a cancel or an error). */
+  async expectEnd(side: StreamSide, ms = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const event = await side.events.next(`the end of the ${side.name} side of the ${this.describe()}`, ms);
+    if (event.kind === 'message') throw new Error(`${this.describe()}: expected the ${side.name} side to end, found ${side.describe(event)}`);
+  }
+
   /**
    * Takes the messages recorded but never taken by a test and describes them (so that one
    * test's leftovers are reported once, not again after every later test).
@@ -177,6 +183,10 @@ export class ConnectionChain extends Chain<InterceptedConnection> {
       await c.expectComplete(c.in, ms);
       await c.expectComplete(c.out, ms);
     });
+  }
+  /** The proxy ended its side, by a half-close or a cancel. */
+  expectInEnd(ms?: number): this {
+    return this.step((c) => c.expectEnd(c.in, ms));
   }
   /** The proxy cancelled the call (or it failed) on its side. */
   expectInError(ms?: number): this {
