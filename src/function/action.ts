@@ -213,6 +213,7 @@ export class Action extends Entity {
         }
       }
     } catch (error) {
+      if (ctx.cancelled) return; // the client went away: reading its stream fails, nothing to answer
       ctx.fail(error instanceof CommandFailure ? error.description : `Unexpected error in ${this.serviceName}.${ctx.commandName}`);
       if (!(error instanceof CommandFailure)) {
         ctx.end();

@@ -7,6 +7,9 @@ import { anyOf, decodeAny, Inbox, plain, protocolClient, startServer, type Plain
 const fixtures = join(import.meta.dirname, 'fixtures');
 const SERVICE = 'fixture.model.Actions';
 
+/** Told which streamed-out call the client cancelled. */
+let onHandlerCancelled: ((text: string) => void) | undefined;
+
 function actions(): Action {
   return new Action({
     serviceName: SERVICE,
@@ -37,6 +40,13 @@ function actions(): Action {
         return { text: `${texts.join('+')}|${String(ctx.metadata.get('x-user') ?? '')}` };
       },
       Out(ping: { text: string }, ctx: StreamedActionContext) {
+        if (ping.text === 'endless') {
+          ctx.reply({ text: 'first' });
+          return new Promise<void>((resolve) => ctx.onCancel(() => {
+            onHandlerCancelled?.(ping.text);
+            resolve();
+          }));
+        }
         if (ping.text === 'generator') {
           return (async function* () {
             yield { text: 'g1' };
@@ -159,4 +169,16 @@ t.test('streamed (bidi): header then payloads, responses interleaved, stream end
   const rest = await inbox.ended();
   t.same(rest.map((r) => decodeAny(action.root, r.reply.payload).text), ['TWO']);
   t.notOk(inbox.error);
+});
+
+t.test('streamed out: a client cancel reaches the handler', async (t) => {
+  const { action, client, ping } = await setup(t);
+  const call = client.handleStreamedOut!(ping('Out', 'endless')) as grpc.ClientReadableStream<unknown>;
+  const inbox = new Inbox(call);
+  t.same(decodeAny(action.root, (await inbox.next())!.reply.payload), { text: 'first' });
+  const seen = new Promise<string>((resolve) => {
+    onHandlerCancelled = resolve;
+  });
+  call.cancel();
+  t.equal(await seen, 'endless');
 });

@@ -29,11 +29,13 @@ function counter(): EventSourcedEntity<State> {
         return { state: ctx.state.value, count: ctx.commandId };
       },
       Quiet(request, _state, ctx) {
-        for (const value of request.emit as string[]) ctx.emit(entity.message('fixture.model.Persisted', { value }));
+        // JSON events: packed as json.cloudstate.io/<type>, handled by their type name.
+        for (const value of request.emit as string[]) ctx.emit({ type: 'JsonPersisted', value });
       },
     },
     eventHandlers: {
       Persisted: (event, state) => ({ value: state.value + event.value }),
+      JsonPersisted: (event, state) => ({ value: `${state.value}${event.value as string}` }),
     },
   });
   return entity;
@@ -84,6 +86,12 @@ t.test('init from a snapshot, replayed events, then commands whose replies see t
   t.equal(quiet.command_id, 3);
   t.notOk(quiet.client_action, 'no reply: client_action unset');
   t.notOk(quiet.events?.length);
+
+  call.write(command({ emit: ['J'] }, 'Quiet'));
+  const json = (await inbox.next())!.reply;
+  t.equal(json.events[0].type_url, 'json.cloudstate.io/JsonPersisted');
+  call.write(command({ emit: [] }));
+  t.equal(decodeAny(entity.root, (await inbox.next())!.reply.client_action.reply.payload).state, 'ABCDEFGHJ', 'the JSON event was applied');
 });
 
 t.test('a new entity starts from the initial state; snapshot on the N-th event', async (t) => {
