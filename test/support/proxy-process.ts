@@ -6,7 +6,7 @@
  * when the test process exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -24,8 +24,12 @@ export interface ProxyProcess {
   stop(): Promise<void>;
   /** SIGKILL, as a crash (the user function goes too). */
   kill(): Promise<void>;
-  /** The user function process beside it. */
+  /** The user function process beside it (replaced by `restartUserFunction`). */
   readonly userFunction: ChildProcess;
+  /** SIGKILL of the user function only. */
+  killUserFunction(): Promise<void>;
+  /** Starts the user function again on its port; resolves once it listens. */
+  restartUserFunction(): Promise<void>;
 }
 
 const all = new Set<ChildProcess>();
@@ -45,15 +49,34 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port` (30 s at most). */
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 60_000): Promise<ProxyProcess> {
   const ufPort = await freePort();
-  const userFunction = spawn(process.execPath, ['--import', 'tsx', shoppingCartScript], {
-    cwd: repo,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, PORT: String(ufPort) },
-  });
-  all.add(userFunction);
-  userFunction.once('exit', () => all.delete(userFunction));
+  const spawnUserFunction = () => {
+    const uf = spawn(process.execPath, ['--import', 'tsx', shoppingCartScript], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, PORT: String(ufPort) },
+    });
+    all.add(uf);
+    uf.once('exit', () => all.delete(uf));
+    return uf;
+  };
+  let userFunction = spawnUserFunction();
   const proc = spawn(process.execPath, [proxyBin, '--http-port', '0', '--user-function-port', String(ufPort), ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,23 +117,34 @@ export async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, re
     scan(proc.stdout!);
     scan(proc.stderr!);
   });
-  const stopUserFunction = () => {
-    if (userFunction.exitCode === null && userFunction.signalCode === null) userFunction.kill('SIGKILL');
+  const stopUserFunction = async () => {
+    if (userFunction.exitCode !== null || userFunction.signalCode !== null) return;
+    const exit = new Promise((resolve) => userFunction.once('exit', resolve));
+    userFunction.kill('SIGKILL');
+    await exit;
   };
   return {
     proc,
-    userFunction,
+    get userFunction() {
+      return userFunction;
+    },
+    killUserFunction: stopUserFunction,
+    async restartUserFunction() {
+      await stopUserFunction();
+      userFunction = spawnUserFunction();
+      await waitForPort(ufPort);
+    },
     ...serving,
     log: () => output,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
-      stopUserFunction();
+      await stopUserFunction();
     },
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
-      stopUserFunction();
+      await stopUserFunction();
     },
   };
 }
