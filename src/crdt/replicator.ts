@@ -375,15 +375,26 @@ export class Replicator {
   private mergeRemote(key: string, incoming: Envelope): void {
     const old = this.envelopes.get(key);
     const merged = mergeEnvelopes(key, old, incoming);
-    if (old && (merged === old || JSON.stringify(envelopeToJSON(merged)) === this.text(key))) return;
+    if (old && this.unchanged(key, old, merged)) return;
     this.set(key, merged, old);
   }
 
   private applyRemoteDelta(key: string, delta: AnyCrdt): void {
     const old = this.envelopes.get(key);
     const next = applyDelta(key, old, delta);
-    if (old && (next === old || JSON.stringify(envelopeToJSON(next)) === this.text(key))) return;
+    if (old && this.unchanged(key, old, next)) return;
     this.set(key, next, old);
+  }
+
+  /**
+   * Whether a merge left the key as it was. Comparing canonical encodings costs the state's
+   * size, so it is done only when someone would be told (subscribers, the durable store);
+   * otherwise a no-op merge just replaces the state with an equal one.
+   */
+  private unchanged(key: string, old: Envelope, next: Envelope): boolean {
+    if (next === old) return true;
+    if (!this.subscribers.has(key) && !this.o.durableStore) return false;
+    return JSON.stringify(envelopeToJSON(next)) === this.text(key);
   }
 
   private async persist(key: string): Promise<void> {

@@ -27,16 +27,31 @@ export class Vote implements Crdt<Vote> {
     readonly delta: Vote | undefined = undefined,
   ) {}
 
-  /** Nodes voting for. */
+  /** Nodes voting for (among those that ever voted; see `tally` for the protocol's count). */
   get votesFor(): number {
     let n = 0;
     for (const v of this.votes.values()) if (v.vote) n++;
     return n;
   }
 
-  /** Nodes that have voted (either way). */
+  /** Nodes that have voted (either way); see `tally` for the protocol's count over members. */
   get totalVoters(): number {
     return this.votes.size;
+  }
+
+  /**
+   * The vote as the Cloudstate proxy reports it (`VoteDelta.votes_for`/`total_voters`): every
+   * member given (the cluster's up members) is a voter, voting for only if its latest vote is
+   * for; votes of nodes not given do not count.
+   */
+  tally(members: Iterable<string>): { votesFor: number; totalVoters: number } {
+    let votesFor = 0;
+    let totalVoters = 0;
+    for (const m of members) {
+      totalVoters++;
+      if (this.votes.get(m)?.vote) votesFor++;
+    }
+    return { votesFor, totalVoters };
   }
 
   /** `node`'s vote (false when it has not voted). */

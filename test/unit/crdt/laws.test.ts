@@ -197,6 +197,7 @@ t.test('values and clocks', async (t) => {
   const v = Vote.empty.vote('A', true).merge(Vote.empty.vote('B', false)).merge(Vote.empty.vote('C', true));
   t.same([v.votesFor, v.totalVoters], [2, 3], 'Vote: votes for and total voters');
   t.same([v.vote('A', false).votesFor, v.prune('C').votesFor, v.prune('C').totalVoters], [1, 1, 2]);
+  t.same(v.tally(['A', 'B', 'D']), { votesFor: 1, totalVoters: 3 }, 'Vote: tallied over the given members (D has not voted: a voter against)');
 
   const m = ORMap.empty<PNCounter>().update('A', 'k', PNCounter.empty, (c) => c.increment('A', 5));
   const removedK = m.remove('k');
