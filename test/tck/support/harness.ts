@@ -11,7 +11,8 @@
  *
  * The proxy runs from `bin/cloudstate-proxy.js` (which loads `dist/`) when `dist/` is at least
  * as new as every source file, as after `npm run build` (`npm test` builds first); otherwise
- * the same `main` is run from `src/` through tsx, so the TCK never checks stale code.
+ * the same `main` is run from `src/` through tsx, so the TCK never checks stale code
+ * (`TCK_PROXY=bin` or `TCK_PROXY=src` forces one or the other).
  *
  * While the proxy entrypoint is not built (it prints that it is not implemented and exits),
  * `startTck` answers `{ skip }` so proxy tests are skipped with that reason instead of faked.
@@ -147,14 +148,19 @@ function newest(dir: string): number {
   return latest;
 }
 
-/** How to start the proxy: the real bin when dist/ is fresh, else `main` from src/ via tsx. */
+/**
+ * How to start the proxy: the real bin when dist/ is fresh, else `main` from src/ via tsx.
+ * `TCK_PROXY=bin` or `TCK_PROXY=src` forces one.
+ */
 export function proxyCommand(): string[] {
   const built = join(repoRoot, 'dist', 'proxy', 'main.js');
-  let fresh = false;
-  try {
-    fresh = statSync(built).mtimeMs >= newest(join(repoRoot, 'src'));
-  } catch {
-    fresh = false;
+  let fresh = process.env.TCK_PROXY === 'bin';
+  if (process.env.TCK_PROXY === undefined || process.env.TCK_PROXY === '') {
+    try {
+      fresh = statSync(built).mtimeMs >= newest(join(repoRoot, 'src'));
+    } catch {
+      fresh = false;
+    }
   }
   if (fresh) return ['bin/cloudstate-proxy.js'];
   const script = `import { main } from './src/proxy/main.ts';
