@@ -534,13 +534,29 @@ export class Replicator {
     void this.send(others[0]!.id, encodeMessage({ t: 'sync' }));
   }
 
+  /**
+   * Sends the envelopes of `keys` in messages of at most `maxMessageBytes`, each as soon as it
+   * is full (a start-up sync of many keys streams: the receiver merges while this node still
+   * encodes); `want`, if any, rides on the last message.
+   */
   private async sendEnvelopes(to: string, keys: Iterable<string>, want?: string[]): Promise<void> {
-    const parts: string[] = [];
-    for (const k of keys) if (this.envelopes.has(k)) parts.push(`[${JSON.stringify(k)},${this.text(k)}]`);
+    const max = this.o.maxMessageBytes ?? 256 * 1024;
+    let parts: string[] = [];
+    let size = 0;
+    for (const k of keys) {
+      if (!this.envelopes.has(k)) continue;
+      const part = `[${JSON.stringify(k)},${this.text(k)}]`;
+      parts.push(part);
+      size += part.length + 1;
+      this.stats.gossipEnvelopesSent++;
+      if (size < max) continue;
+      for (const b of encodeBatches('gossip', parts, max)) await this.send(to, b);
+      parts = [];
+      size = 0;
+    }
     if (parts.length === 0 && !want?.length) return;
-    this.stats.gossipEnvelopesSent += parts.length;
     const extra = want?.length ? `,"w":${JSON.stringify(want)}` : '';
-    const batches = parts.length === 0 ? [encodeMessage({ t: 'gossip', e: [], w: want })] : encodeBatches('gossip', parts, this.o.maxMessageBytes ?? 256 * 1024, extra);
+    const batches = parts.length === 0 ? [encodeMessage({ t: 'gossip', e: [], w: want })] : encodeBatches('gossip', parts, max, extra);
     for (const b of batches) await this.send(to, b);
   }
 
