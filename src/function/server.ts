@@ -11,8 +11,6 @@ import { createLogger, type Logger } from '../core/index.js';
 import {
   EntityType,
   protocolRoot,
-  type ActionCommand,
-  type ActionResponse,
   type EntitySpec,
   type EventSourcedStreamIn,
   type EventSourcedStreamOut,
@@ -26,6 +24,7 @@ import { ServiceRegistry } from './context.js';
 import { entitySpec, type ServiceIdentity } from './discovery.js';
 import type { Entity } from './entity.js';
 import { serveEntityStream } from './entity-stream.js';
+import { actionProtocolHandlers } from './action-service.js';
 import { EventSourcedEntity, type EventSourcedInstance } from './event-sourced.js';
 import { serviceDefinition } from './grpc-definitions.js';
 import { ValueEntity, type ValueEntityInstance } from './value-entity.js';
@@ -167,7 +166,13 @@ export class CloudstateServer {
           }, this.logger),
       });
     }
-    if (this.entitiesOf(Action)) server.addService(serviceDefinition(protocolService(EntityType.action)), this.actionHandlers());
+    if (this.entitiesOf(Action)) {
+      const actionOf = (serviceName: string | undefined) => {
+        const entity = this.byService.get(serviceName ?? '');
+        return entity instanceof Action ? entity : undefined;
+      };
+      server.addService(serviceDefinition(protocolService(EntityType.action)), actionProtocolHandlers(actionOf, this.registry, this.logger));
+    }
   }
 
   /** The served entity of type `kind` for a service name; throws (ending the stream with a failure) when there is none. */
@@ -176,106 +181,4 @@ export class CloudstateServer {
     if (!(entity instanceof kind)) throw new Error(`service ${serviceName ?? '(none)'} is not served as this entity type here`);
     return entity;
   }
-
-  private action(serviceName: string | undefined): Action | ActionResponse {
-    const entity = this.byService.get(serviceName ?? '');
-    if (entity instanceof Action) return entity;
-    return { failure: { description: `service ${serviceName ?? '(none)'} is not served as an action here` } };
-  }
-
-  private unexpected(error: unknown, command: ActionCommand): ActionResponse {
-    this.logger.error({ err: error, service: command.service_name, command: command.name }, 'action handler failed');
-    return { failure: { description: `Unexpected error in ${command.service_name ?? ''}.${command.name ?? ''}` } };
-  }
-
-  private actionHandlers(): grpc.UntypedServiceImplementation {
-    const registry = this.registry;
-    /** The first message (the header) of a client stream, and the rest of it. */
-    const split = async (call: NodeJS.EventEmitter) => {
-      const iterator = incoming<ActionCommand>(call);
-      const first = await iterator.next();
-      const rest: AsyncIterable<ActionCommand> = { [Symbol.asyncIterator]: () => iterator };
-      return { header: first.done ? undefined : first.value, rest };
-    };
-    interface ResponseStream {
-      write(response: ActionResponse): unknown;
-      end(): unknown;
-      on(event: 'cancelled', listener: () => void): unknown;
-    }
-    const streamed = (call: ResponseStream, header: ActionCommand, rest: AsyncIterable<ActionCommand> | undefined) => {
-      const action = this.action(header.service_name);
-      const sink = { write: (response: ActionResponse) => call.write(response), end: () => call.end() };
-      if (!(action instanceof Action)) {
-        sink.write(action);
-        sink.end();
-        return;
-      }
-      action
-        .streamed(header, rest, sink, registry, (cancel) => call.on('cancelled', cancel))
-        .catch((error: unknown) => this.logger.error({ err: error, service: header.service_name, command: header.name }, 'streamed action handler failed'));
-    };
-    return {
-      handleUnary: (call: grpc.ServerUnaryCall<ActionCommand, ActionResponse>, callback: grpc.sendUnaryData<ActionResponse>) => {
-        const action = this.action(call.request.service_name);
-        if (!(action instanceof Action)) return callback(null, action);
-        action.unary(call.request, registry).then(
-          (response) => callback(null, response),
-          (error: unknown) => callback(null, this.unexpected(error, call.request)),
-        );
-      },
-      handleStreamedIn: (call: grpc.ServerReadableStream<ActionCommand, ActionResponse>, callback: grpc.sendUnaryData<ActionResponse>) => {
-        void split(call).then(async ({ header, rest }) => {
-          if (!header) return callback(null, {});
-          const action = this.action(header.service_name);
-          if (!(action instanceof Action)) return callback(null, action);
-          const response = await action.streamedIn(header, rest, registry).catch((error: unknown) => this.unexpected(error, header));
-          callback(null, response);
-        }, (error: unknown) => this.logger.warn({ err: error }, 'streamed-in action call broke'));
-      },
-      handleStreamedOut: (call: grpc.ServerWritableStream<ActionCommand, ActionResponse>) => streamed(call, call.request, undefined),
-      handleStreamed: (call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) => {
-        void split(call).then(({ header, rest }) => {
-          if (!header) return call.end();
-          streamed(call, header, rest);
-        }, (error: unknown) => this.logger.warn({ err: error }, 'streamed action call broke'));
-      },
-    };
-  }
-}
-
-/**
- * The messages of a gRPC client stream as an async iterator. Not the stream's own
- * `Symbol.asyncIterator`: that destroys the call when the input ends, and a destroyed server
- * call can no longer send its responses and status.
- */
-function incoming<T>(stream: NodeJS.EventEmitter): AsyncIterator<T> {
-  const buffered: T[] = [];
-  const waiting: Array<{ resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void }> = [];
-  let done = false;
-  let failure: Error | undefined;
-  stream.on('data', (message: T) => {
-    const waiter = waiting.shift();
-    if (waiter) waiter.resolve({ value: message, done: false });
-    else buffered.push(message);
-  });
-  const finish = (error?: Error) => {
-    if (done) return;
-    done = true;
-    failure = error;
-    for (const waiter of waiting.splice(0)) {
-      if (error) waiter.reject(error);
-      else waiter.resolve({ value: undefined, done: true });
-    }
-  };
-  stream.on('end', () => finish());
-  stream.on('cancelled', () => finish(new Error('call cancelled')));
-  stream.on('error', (error: Error) => finish(error));
-  return {
-    next: () => {
-      if (buffered.length > 0) return Promise.resolve({ value: buffered.shift()!, done: false });
-      if (failure) return Promise.reject(failure);
-      if (done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-    },
-  };
 }
