@@ -40,12 +40,16 @@ export class ORMap<V extends Crdt<V> = AnyCrdt> implements Crdt<ORMap<V>> {
     readonly delta: ORMap<V> | undefined = undefined,
   ) {}
 
-  /** The value of `key` (undefined when absent). */
+  /**
+   * The value of `key` (undefined when absent): the merge of the values of its surviving
+   * writes. Should concurrent writes have put values of different types under one key, only
+   * those of the first write's type (in dot order, the same on every replica) count.
+   */
   get(key: string): V | undefined {
     const slots = this.entries.get(key);
     if (!slots || slots.length === 0) return undefined;
     let v = slots[0]!.value;
-    for (let i = 1; i < slots.length; i++) v = v.merge(slots[i]!.value);
+    for (let i = 1; i < slots.length; i++) if (slots[i]!.value.kind === v.kind) v = v.merge(slots[i]!.value);
     return v;
   }
 

@@ -204,6 +204,8 @@ t.test('values and clocks', async (t) => {
   const updatedElsewhere = m.resetDelta().update('B', 'k', PNCounter.empty, (c) => c.increment('B', 2));
   t.equal(removedK.merge(updatedElsewhere).get('k')?.value, 7, 'ORMap: an update concurrent with a remove wins, with the whole value');
   t.equal(removedK.update('A', 'k', PNCounter.empty, (c) => c.increment('A', 1)).get('k')?.value, 1, 'ORMap: a key removed and added again starts afresh');
+  const mixed = ORMap.empty().update('A', 'k', GCounter.empty, (c) => (c as GCounter).increment('A', 1)).merge(ORMap.empty().update('B', 'k', Flag.empty, (f) => (f as Flag).switchOn()));
+  t.equal(mixed.get('k')?.kind, 'gcounter', 'ORMap: values of different types under one key do not break the merge (the first write in dot order counts)');
   t.throws(() => GCounter.empty.increment('A', -1), /non-negative/);
   t.equal(Flag.empty.switchOn().merge(Flag.empty).value, true);
   t.equal(GCounter.empty.increment('A', 3).prune('A', 'B').value, 3);
