@@ -14,9 +14,7 @@
  * the same `main` is run from `src/` through tsx, so the TCK never checks stale code
  * (`TCK_PROXY=bin` or `TCK_PROXY=src` forces one or the other).
  *
- * While the proxy entrypoint is not built (it prints that it is not implemented and exits),
- * `startTck` answers `{ skip }` so proxy tests are skipped with that reason instead of faked.
- * Any other early exit is a failure, with the proxy's output.
+ * A proxy that exits before it is ready fails the test file, with the proxy's output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -73,17 +71,11 @@ export interface StartOptions {
   readonly proxyArgs?: readonly string[];
 }
 
-/** What `bin/cloudstate-proxy.js` prints while the proxy is not built. */
-const NOT_BUILT = /not implemented/i;
-
-/**
- * Starts user function, interceptor and proxy. Resolves `{ skip }` when the proxy entrypoint
- * is not built yet; throws (with the proxy's output) when it fails to come up otherwise.
- */
-export async function startTck(options: StartOptions): Promise<TckEnvironment | { skip: string }> {
+/** Starts user function, interceptor and proxy; throws (with the proxy's output) when the proxy does not come up. */
+export async function startTck(options: StartOptions): Promise<TckEnvironment> {
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
     const userFunction = await options.startUserFunction();
@@ -116,11 +108,7 @@ export async function startTck(options: StartOptions): Promise<TckEnvironment | 
     const http = new HttpClient(`http://127.0.0.1:${proxyPort}`);
     const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
     for (;;) {
-      if (exited) {
-        await stopAll();
-        if (NOT_BUILT.test(output)) return { skip: 'proxy entrypoint not built yet (bin/cloudstate-proxy.js says it is not implemented)' };
-        throw new Error(`the proxy exited before it was ready (code ${exited.code}, signal ${exited.signal}); its output:\n${output}`);
-      }
+      if (exited) throw new Error(`the proxy exited before it was ready (code ${exited.code}, signal ${exited.signal}); its output:\n${output}`);
       if (await answers(http)) break;
       if (Date.now() > deadline) throw new Error(`the proxy did not answer HTTP on port ${proxyPort} within ${options.readyTimeoutMs ?? 30_000} ms; its output:\n${output}`);
       await Promise.race([sleep(100), exit]); // polling a child process's port: nothing to await
