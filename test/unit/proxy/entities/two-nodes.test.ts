@@ -37,9 +37,10 @@ t.test('commands and replies cross nodes: entities of both nodes answer calls ma
   })();
   const storage = entityStorage(await openMemoryStorage());
   const model = buildProxyModel(testSpec());
-  // Loopback speeds, but slow to suspect: on a loaded test machine a starved node must not be
-  // declared dead (two nodes, keep-majority: neither side would have quorum, commands would wait).
-  const config = { probeTimeoutMs: 1000, suspicionMult: 10 };
+  // Slow to suspect: on a loaded test machine a starved process must not see its peer as
+  // unreachable. After such a flap (quorum lost, then regained) the shard coordinator singleton
+  // was seen hosted nowhere, so commands to unallocated shards waited out the relay timeout.
+  const config = { probeIntervalMs: 500, probeTimeoutMs: 3000, suspicionMult: 20 };
   const a = await Cluster.start({ preset: 'local', config, seeds: [] });
   t.teardown(() => a.shutdown());
   await a.joined;
