@@ -27,7 +27,7 @@ export { MemoryDurableStore } from './durable-store.js';
 export type { DurableStore } from './durable-store.js';
 export { DELETED, applyDelta, envelopeFromJSON, envelopeOf, envelopeToJSON, mergeEnvelopes } from './envelope.js';
 export type { Envelope, EnvelopeJson } from './envelope.js';
-export { mergePruning, mergePruningState, pruningSteps } from './pruning.js';
+export { applyPruningSteps, mergePruning, mergePruningState, pruningSteps } from './pruning.js';
 export type { PruningMap, PruningState, PruningStep } from './pruning.js';
 export { DeltaPropagation, DeltaReceiver } from './propagation.js';
 export type { Acceptance, Interval, PropagationOptions } from './propagation.js';

@@ -19,6 +19,7 @@
  * replica cut off for longer than that could reintroduce the entries (Akka's
  * `max-pruning-dissemination` has the same bound). Pure.
  */
+import type { AnyCrdt } from './types.js';
 
 export type PruningState =
   | { readonly phase: 'initialized'; readonly owner: string; readonly seen: ReadonlySet<string> }
@@ -88,6 +89,32 @@ export function pruningSteps(args: {
     } else if (args.members.every((m) => m === args.self || s.seen.has(m))) steps.push({ kind: 'perform', removed: r });
   }
   return steps;
+}
+
+/**
+ * The key's data and markers after a round's `steps` on node `self`: `initialize` makes `self`
+ * the owner, `see` adds `self` to the seen set, `perform` folds the removed node into `self`
+ * (never for a node that is a member again) and marks it performed until `obsoleteAt`, `drop`
+ * forgets an obsolete marker.
+ */
+export function applyPruningSteps<T extends AnyCrdt>(
+  data: T,
+  markers: PruningMap,
+  steps: readonly PruningStep[],
+  ctx: { self: string; memberIds: ReadonlySet<string>; obsoleteAt: number },
+): { data: T; pruning: PruningMap } {
+  const pruning = new Map<string, PruningState>(markers);
+  let out = data;
+  for (const s of steps) {
+    const cur = pruning.get(s.removed);
+    if (s.kind === 'initialize') pruning.set(s.removed, { phase: 'initialized', owner: ctx.self, seen: new Set() });
+    else if (s.kind === 'see' && cur?.phase === 'initialized') pruning.set(s.removed, { ...cur, seen: new Set([...cur.seen, ctx.self]) });
+    else if (s.kind === 'perform' && !ctx.memberIds.has(s.removed)) {
+      out = out.prune(s.removed, ctx.self) as T;
+      pruning.set(s.removed, { phase: 'performed', obsoleteAt: ctx.obsoleteAt });
+    } else if (s.kind === 'drop') pruning.delete(s.removed);
+  }
+  return { data: out, pruning };
 }
 
 export function pruningToJSON(p: PruningMap): Record<string, unknown[]> | undefined {

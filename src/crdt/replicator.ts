@@ -35,8 +35,7 @@ import { DELETED, applyDelta, checkSameKind, envelopeFromJSON, envelopeOf, envel
 import type { Envelope, EnvelopeJson } from './envelope.js';
 import { DeltaPropagation, DeltaReceiver } from './propagation.js';
 import type { Interval } from './propagation.js';
-import { pruningSteps } from './pruning.js';
-import type { PruningState } from './pruning.js';
+import { applyPruningSteps, pruningSteps } from './pruning.js';
 import type { AnyCrdt } from './types.js';
 import { decodeMessage, encodeBatches, encodeMessage } from './wire.js';
 import type { ReplicatorMessage } from './wire.js';
@@ -675,17 +674,7 @@ export class Replicator {
       const data0 = env.data;
       const steps = pruningSteps({ self: this.self, isLeader, members: ids, removedNodes, needsPruning: (n) => data0.needPruningFrom(n), pruning: env.pruning, now });
       if (steps.length === 0) continue;
-      const pruning = new Map<string, PruningState>(env.pruning);
-      let data = data0;
-      for (const s of steps) {
-        const cur = pruning.get(s.removed);
-        if (s.kind === 'initialize') pruning.set(s.removed, { phase: 'initialized', owner: this.self, seen: new Set() });
-        else if (s.kind === 'see' && cur?.phase === 'initialized') pruning.set(s.removed, { ...cur, seen: new Set([...cur.seen, this.self]) });
-        else if (s.kind === 'perform' && !memberIds.has(s.removed)) {
-          data = data.prune(s.removed, this.self);
-          pruning.set(s.removed, { phase: 'performed', obsoleteAt: now + (this.o.maxPruningDisseminationMs ?? 300_000) });
-        } else if (s.kind === 'drop') pruning.delete(s.removed);
-      }
+      const { data, pruning } = applyPruningSteps(data0, env.pruning, steps, { self: this.self, memberIds, obsoleteAt: now + (this.o.maxPruningDisseminationMs ?? 300_000) });
       this.set(key, { data, deleted: false, pruning }, env, false);
     }
     const forgetAfter = 2 * (this.o.maxPruningDisseminationMs ?? 300_000);

@@ -10,6 +10,7 @@ import {
   GCounter,
   ORSet,
   applyDelta,
+  applyPruningSteps,
   chunkOf,
   compareDigests,
   decodeCrdt,
@@ -87,6 +88,18 @@ t.test('pruning: merge of states, and the steps of a round', async (t) => {
   t.same(pruningSteps({ ...base, isLeader: true, pruning: new Map([['X', init('A', 'B', 'C')]]) }), [{ kind: 'perform', removed: 'X' }], 'and performs once all have seen');
   t.same(pruningSteps({ ...base, isLeader: true, pruning: new Map([['X', performed]]), now: 100 }), [{ kind: 'drop', removed: 'X' }], 'an obsolete marker is dropped');
   t.same(pruningSteps({ ...base, isLeader: true, needsPruning: () => false, pruning: new Map() }), [], 'nothing to prune: nothing starts');
+
+  // Applying a whole round trip of steps: the value stays, X is gone, the marker says performed.
+  const g = GCounter.empty.increment('A', 1).increment('X', 4).resetDelta();
+  const ctx = { self: 'A', memberIds: new Set(['A', 'B']), obsoleteAt: 99 };
+  let r = applyPruningSteps(g, new Map(), [{ kind: 'initialize', removed: 'X' }], ctx);
+  t.match(r.pruning.get('X'), { phase: 'initialized', owner: 'A' });
+  r = applyPruningSteps(r.data, r.pruning, [{ kind: 'see', removed: 'X' }], { ...ctx, self: 'B' });
+  t.same([...(r.pruning.get('X') as { seen: ReadonlySet<string> }).seen], ['B']);
+  r = applyPruningSteps(r.data, r.pruning, [{ kind: 'perform', removed: 'X' }], ctx);
+  t.same([r.data.value, r.data.needPruningFrom('X'), r.pruning.get('X')], [5, false, { phase: 'performed', obsoleteAt: 99 }]);
+  t.equal(applyPruningSteps(g, r.pruning, [{ kind: 'perform', removed: 'X' }], { ...ctx, memberIds: new Set(['X']) }).data, g, 'never for a node that is a member again');
+  t.equal(applyPruningSteps(g, r.pruning, [{ kind: 'drop', removed: 'X' }], ctx).pruning.size, 0);
 });
 
 t.test('consistency counts', async (t) => {
