@@ -124,6 +124,11 @@ export class CloudstateServer {
       discover: (call: grpc.ServerUnaryCall<ProxyInfo, EntitySpec>, callback: grpc.sendUnaryData<EntitySpec>) => {
         this.proxyInfo = call.request;
         this.logger.info({ proxy: call.request.proxy_name, version: call.request.proxy_version }, 'discovery');
+        const supported = call.request.supported_entity_types ?? [];
+        const unsupported = [...new Set(this.entities.map((e) => e.entityType))].filter((type) => !supported.includes(type));
+        if (supported.length > 0 && unsupported.length > 0) {
+          this.logger.warn({ unsupported, supported }, 'the proxy does not support every entity type served here');
+        }
         try {
           callback(null, this.entitySpec());
         } catch (error) {
