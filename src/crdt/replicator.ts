@@ -621,7 +621,11 @@ export class Replicator {
         return;
       case 'status': {
         const { send, want } = compareDigests({ theirs: m.d, chunk: m.c, chunks: m.n, ourKeys: this.envelopes.keys(), ourDigest: (k) => this.digest(k) });
-        if (send.length > 0 || want.length > 0) void this.sendEnvelopes(from, send, want);
+        // At most one chunk's worth per answer (as Akka's `maxDeltaElements`): a peer with few
+        // keys gossips a single chunk, which on this side may be every key; the rest follows on
+        // later rounds (or came with the start-up sync).
+        const cap = this.o.maxKeysPerGossipChunk ?? 500;
+        if (send.length > 0 || want.length > 0) void this.sendEnvelopes(from, send.slice(0, cap), want.slice(0, cap));
         return;
       }
       case 'gossip':
