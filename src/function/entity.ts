@@ -14,7 +14,7 @@ export interface EntityOptions {
   readonly serviceName: string;
   /** The .proto file(s) that define the service and the types it uses (relative to `includeDirs`, or absolute). */
   readonly protoFiles: string | readonly string[];
-  /** Directories the files and their imports are resolved in (the Cloudstate and Google protos are always found). */
+  /** Directories the files and their imports are resolved in, first match wins; default the current directory, like protoc (the Cloudstate and Google protos are always found). */
   readonly includeDirs?: readonly string[];
 }
 
@@ -43,8 +43,9 @@ export abstract class Entity {
     const files = typeof options.protoFiles === 'string' ? [options.protoFiles] : [...options.protoFiles];
     if (files.length === 0) throw new Error(`entity ${options.serviceName}: no protoFiles given`);
     this.serviceName = options.serviceName.replace(/^\./, '');
-    this.protoSource = { files, includeDirs: options.includeDirs ?? [] };
-    this.root = loadProtoFiles(files, { includeDirs: options.includeDirs ?? [], keepCase: false });
+    const includeDirs = options.includeDirs ?? ['.'];
+    this.protoSource = { files, includeDirs };
+    this.root = loadProtoFiles(files, { includeDirs, keepCase: false });
     const service = this.root.lookup(this.serviceName, [protobuf.Service]);
     if (!(service instanceof protobuf.Service)) {
       throw new Error(`entity ${this.serviceName}: no such service in ${files.join(', ')}`);

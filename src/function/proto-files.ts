@@ -65,12 +65,12 @@ function topLevelName(file: string, includeDirs: readonly string[]): string {
   return file.slice(file.lastIndexOf(sep) + 1);
 }
 
-function parseFile(name: string, includeDirs: readonly string[]): ParsedFile {
+function parseFile(name: string, includeDirs: readonly string[], knownPath?: string): ParsedFile {
   const common = bundled[name];
   if (common !== undefined && name.startsWith('google/protobuf/')) {
     return { name, root: protobuf.Root.fromJSON(common), pkg: 'google.protobuf', imports: [], weakImports: [], proto3: true, fileOptions: wellKnownFileOptions(name), snakeCaseFields: true };
   }
-  const path = resolveProtoFile(name, includeDirs);
+  const path = knownPath ?? resolveProtoFile(name, includeDirs);
   if (path === undefined) throw new Error(`proto file not found: ${name} (include dirs: ${includeDirs.join(', ') || 'none'})`);
   const text = readFileSync(path, 'utf8');
   let parsed: protobuf.IParserResult;
@@ -95,15 +95,16 @@ export function parseAll(source: ProtoSource): ParsedFile[] {
   const done = new Map<string, ParsedFile>();
   const visiting = new Set<string>();
   const ordered: ParsedFile[] = [];
-  const visit = (name: string): void => {
+  const visit = (name: string, path?: string): void => {
     if (done.has(name) || visiting.has(name)) return;
     visiting.add(name);
-    const file = parseFile(name, includeDirs);
+    const file = parseFile(name, includeDirs, path);
     for (const dep of [...file.imports, ...file.weakImports]) visit(dep);
     visiting.delete(name);
     done.set(name, file);
     ordered.push(file);
   };
-  for (const file of source.files) visit(topLevelName(file, includeDirs));
+  // An absolute file is read where it is, whatever name it is recorded under.
+  for (const file of source.files) visit(topLevelName(file, includeDirs), isAbsolute(file) ? file : undefined);
   return ordered;
 }

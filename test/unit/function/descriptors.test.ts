@@ -116,3 +116,10 @@ t.test('same descriptors as protoc --include_imports', { skip: protoc ? false : 
     }
   }
 });
+
+t.test('an absolute file outside the include dirs is read where it is, named by its base name', async (t) => {
+  const files = decode(buildDescriptorSet([{ files: [join(fixtures, 'proto2.proto')] }]));
+  t.same(files.map((f) => f.name), ['proto2.proto']);
+  const under = decode(buildDescriptorSet([{ files: [join(fixtures, 'proto2.proto')], includeDirs: [join(fixtures, '..')] }]));
+  t.same(under.map((f) => f.name), ['fixtures/proto2.proto'], 'under an include dir: relative to it');
+});
