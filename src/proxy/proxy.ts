@@ -106,7 +106,6 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       ...(signal ? { signal } : {}),
     });
     const { model } = discovered;
-    logger.info({ services: [...model.services.values()].map((s) => `${s.name} (${s.entityType})`) }, 'user function discovered');
 
     await cluster.joined;
     const entities = createDispatcher({
