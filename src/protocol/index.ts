@@ -34,6 +34,7 @@ export const protocolFiles = [
   'cloudstate/event_sourced.proto',
   'cloudstate/value_entity.proto',
   'cloudstate/action.proto',
+  'cloudstate/crdt.proto',
   'cloudstate/entity_key.proto',
   'cloudstate/legacy_entity_key.proto',
   'cloudstate/eventing.proto',

@@ -173,3 +173,101 @@ export interface ActionResponse {
   forward?: Forward | null;
   side_effects?: SideEffect[];
 }
+
+// ---- CRDT (cloudstate.crdt.Crdt/handle) ----
+
+/** `CrdtWriteConsistency`: LOCAL = 0, MAJORITY = 1, ALL = 2 (enums decode as numbers). */
+export type CrdtWriteConsistency = 0 | 1 | 2;
+/** `CrdtClock`: DEFAULT = 0, REVERSE = 1, CUSTOM = 2, CUSTOM_AUTO_INCREMENT = 3. */
+export type CrdtClock = 0 | 1 | 2 | 3;
+
+export interface GCounterDelta {
+  /** uint64: decodes as an unsigned Long. */
+  increment?: Int64;
+}
+export interface PNCounterDelta {
+  change?: Int64;
+}
+export interface GSetDelta {
+  added?: Any[];
+}
+export interface ORSetDelta {
+  cleared?: boolean;
+  removed?: Any[];
+  added?: Any[];
+}
+export interface LWWRegisterDelta {
+  value?: Any | null;
+  clock?: number;
+  custom_clock_value?: Int64;
+}
+export interface FlagDelta {
+  value?: boolean;
+}
+export interface ORMapEntryDelta {
+  key?: Any | null;
+  delta?: CrdtDelta | null;
+}
+export interface ORMapDelta {
+  cleared?: boolean;
+  removed?: Any[];
+  updated?: ORMapEntryDelta[];
+  added?: ORMapEntryDelta[];
+}
+export interface VoteDelta {
+  self_vote?: boolean;
+  votes_for?: number;
+  total_voters?: number;
+}
+/** A oneof: exactly one field is set. */
+export interface CrdtDelta {
+  gcounter?: GCounterDelta | null;
+  pncounter?: PNCounterDelta | null;
+  gset?: GSetDelta | null;
+  orset?: ORSetDelta | null;
+  lwwregister?: LWWRegisterDelta | null;
+  flag?: FlagDelta | null;
+  ormap?: ORMapDelta | null;
+  vote?: VoteDelta | null;
+}
+export interface CrdtInit {
+  service_name?: string;
+  entity_id?: string;
+  delta?: CrdtDelta | null;
+}
+export interface CrdtStreamIn {
+  init?: CrdtInit | null;
+  delta?: CrdtDelta | null;
+  delete?: Record<string, never> | null;
+  command?: Command | null;
+  stream_cancelled?: StreamCancelled | null;
+}
+export interface CrdtStateAction {
+  update?: CrdtDelta | null;
+  delete?: Record<string, never> | null;
+  write_consistency?: number;
+}
+export interface CrdtReply {
+  command_id?: Int64;
+  client_action?: ClientAction | null;
+  side_effects?: SideEffect[];
+  state_action?: CrdtStateAction | null;
+  streamed?: boolean;
+}
+export interface CrdtStreamedMessage {
+  command_id?: Int64;
+  client_action?: ClientAction | null;
+  side_effects?: SideEffect[];
+  end_stream?: boolean;
+}
+export interface CrdtStreamCancelledResponse {
+  command_id?: Int64;
+  side_effects?: SideEffect[];
+  state_action?: CrdtStateAction | null;
+}
+export interface CrdtStreamOut {
+  reply?: CrdtReply | null;
+  streamed_message?: CrdtStreamedMessage | null;
+  stream_cancelled_response?: CrdtStreamCancelledResponse | null;
+  failure?: Failure | null;
+}
