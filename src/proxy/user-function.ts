@@ -15,6 +15,8 @@ import { protocolType } from '../protocol/index.js';
 import type {
   ActionCommand,
   ActionResponse,
+  CrdtStreamIn,
+  CrdtStreamOut,
   EntitySpec,
   EventSourcedStreamIn,
   EventSourcedStreamOut,
@@ -88,6 +90,9 @@ export const protocolRpcs: Readonly<Record<string, Readonly<Record<string, RpcSp
   },
   'cloudstate.valueentity.ValueEntity': {
     handle: rpc('cloudstate.valueentity.ValueEntity/handle', 'cloudstate.valueentity.ValueEntityStreamIn', 'cloudstate.valueentity.ValueEntityStreamOut', true, true),
+  },
+  'cloudstate.crdt.Crdt': {
+    handle: rpc('cloudstate.crdt.Crdt/handle', 'cloudstate.crdt.CrdtStreamIn', 'cloudstate.crdt.CrdtStreamOut', true, true),
   },
   'cloudstate.action.ActionProtocol': {
     handleUnary: rpc('cloudstate.action.ActionProtocol/handleUnary', 'cloudstate.action.ActionCommand', 'cloudstate.action.ActionResponse', false, false),
@@ -217,6 +222,8 @@ export class UserFunctionClient {
     esOut: codec<EventSourcedStreamOut>('cloudstate.eventsourced.EventSourcedStreamOut'),
     veIn: codec<ValueEntityStreamIn>('cloudstate.valueentity.ValueEntityStreamIn'),
     veOut: codec<ValueEntityStreamOut>('cloudstate.valueentity.ValueEntityStreamOut'),
+    crdtIn: codec<CrdtStreamIn>('cloudstate.crdt.CrdtStreamIn'),
+    crdtOut: codec<CrdtStreamOut>('cloudstate.crdt.CrdtStreamOut'),
     actionCommand: codec<ActionCommand>('cloudstate.action.ActionCommand'),
     actionResponse: codec<ActionResponse>('cloudstate.action.ActionResponse'),
   };
@@ -265,6 +272,13 @@ export class UserFunctionClient {
     const { veIn, veOut } = this.codecs;
     const path = protocolRpcs['cloudstate.valueentity.ValueEntity']!.handle!.path;
     return new ProtocolStream(this.client.makeBidiStreamRequest(path, veIn.serialize, veOut.deserialize, new grpc.Metadata()), 'value entity stream');
+  }
+
+  /** Opens a CRDT entity's `handle` stream. */
+  openCrdt(): ProtocolStream<CrdtStreamIn, CrdtStreamOut> {
+    const { crdtIn, crdtOut } = this.codecs;
+    const path = protocolRpcs['cloudstate.crdt.Crdt']!.handle!.path;
+    return new ProtocolStream(this.client.makeBidiStreamRequest(path, crdtIn.serialize, crdtOut.deserialize, new grpc.Metadata()), 'CRDT entity stream');
   }
 
   /** `ActionProtocol.handleUnary`. */
