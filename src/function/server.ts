@@ -68,6 +68,7 @@ export class CloudstateServer {
     }
     this.registry = new ServiceRegistry(this.entities);
     this.logger = options.logger ?? createLogger({ name: 'cloudstate-function' });
+    for (const problem of this.entities.flatMap(proxyWillReject)) this.logger.warn(problem);
     this.identity = { serviceName: options.serviceName, serviceVersion: options.serviceVersion };
   }
 
@@ -186,4 +187,23 @@ export class CloudstateServer {
     if (!(entity instanceof kind)) throw new Error(`service ${serviceName ?? '(none)'} is not served as this entity type here`);
     return entity;
   }
+}
+
+/**
+ * What the reference proxy rejects at discovery in a stateful entity (a method without an
+ * `(cloudstate.entity_key)` field, a streamed method), said early and plainly. Only warnings:
+ * serving such a function is how a proxy's discovery errors get tested.
+ */
+function proxyWillReject(entity: Entity): string[] {
+  if (!(entity instanceof EventSourcedEntity) && !(entity instanceof ValueEntity)) return [];
+  const problems: string[] = [];
+  for (const method of entity.service.methodsArray) {
+    const where = `${entity.serviceName}.${method.name}`;
+    if (method.requestStream || method.responseStream) problems.push(`${where} is streamed: the proxy rejects streamed methods on ${entity.entityType}`);
+    const keys = method.resolvedRequestType?.fieldsArray.filter(
+      (field) => field.options?.['(cloudstate.entity_key)'] === true || field.options?.['(cloudstate.legacy_entity_key)'] === true,
+    );
+    if (keys?.length === 0) problems.push(`${where}: its input ${method.requestType} has no (cloudstate.entity_key) field; the proxy requires one`);
+  }
+  return problems;
 }
