@@ -1,7 +1,20 @@
 /**
  * Delta-state CRDTs and the replicator that disseminates them over the cluster
  * (`@cloudstate/cluster/crdt`). The data types are pure and immutable, one file each; the
- * replicator (./replicator.ts) keeps one copy of every key on every node.
+ * replicator (./replicator.ts) keeps one copy of every key on every member.
+ *
+ * ```ts
+ * const replicator = await Replicator.start({ cluster });            // one per node
+ * const me = replicator.selfId;
+ * await replicator.update('visits', GCounter.empty, (c) => c.increment(me, 1));
+ * await replicator.update('online', ORSet.empty, (s) => s.add(me, 'alice'), { consistency: 'majority', timeoutMs: 5000 });
+ * const online = await replicator.get<ORSet>('online', { consistency: 'majority' });
+ * const stop = replicator.subscribe('online', ({ data, deleted }) => { ... });
+ * await replicator.delete('visits', { consistency: 'all' });        // stays deleted
+ * ```
+ *
+ * Error codes: `ERR_CRDT_WRITE_TIMEOUT`, `ERR_CRDT_READ_TIMEOUT`, `ERR_CRDT_DELETED`,
+ * `ERR_CRDT_TYPE_MISMATCH`, `ERR_CRDT_DECODE`, `ERR_CRDT_REPLICATOR_CLOSED`.
  */
 export type { AnyCrdt, Crdt, CrdtJson, CrdtKind } from './types.js';
 export { CausalContext } from './causal-context.js';
