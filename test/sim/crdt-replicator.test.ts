@@ -334,3 +334,25 @@ t.test('fifteen members with lost messages, a partition and a restart converge',
   const took = await sim.until(() => sim.allUp() && converged(), 90_000);
   t.ok(took !== undefined, `fifteen members agree on the counter (${expected}) and the map (${took} ms of virtual time; seed ${seed})`);
 });
+
+t.test('a paused member that fell behind the delta buffer gets the full state', async (t) => {
+  const sim = new CrdtSim(baseSeed + 29, { maxDeltaBuffer: 8 });
+  t.teardown(() => sim.shutdown());
+  await startAll(sim, 5);
+  const writer = sim.nodes[0]!.replicator;
+  const id = writer.selfId;
+  await writer.update('s', ORSet.empty, (s) => s.add(id, 'first'));
+  await sim.until(() => sim.agree('s'), 5000);
+  sim.network.pause(sim.nodes[4]!.address);
+  const fullBefore = writer.stats.fullStatesSent;
+  for (let i = 0; i < 30; i++) {
+    await writer.update('s', ORSet.empty, (s) => (i % 3 === 2 ? s.remove(`e${i - 1}`) : s.add(id, `e${i}`)));
+    await sim.run(10);
+  }
+  await sim.run(200);
+  sim.network.resume(sim.nodes[4]!.address);
+  const took = await sim.until(() => sim.agree('s'), 30_000);
+  t.ok(took !== undefined, `the paused member caught up (${took} ms)`);
+  t.ok(writer.stats.fullStatesSent > fullBefore, `with a full state, its deltas being gone from the buffer (${writer.stats.fullStatesSent - fullBefore} sent)`);
+  t.equal((sim.nodes[4]!.replicator.getLocal('s') as ORSet).size, (writer.getLocal('s') as ORSet).size);
+});
