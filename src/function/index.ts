@@ -1,7 +1,7 @@
 /**
  * The TypeScript user-function library (`@cloudstate/cluster/function`): write event-sourced
- * entities, value entities and actions as typed handlers over your .proto files, and serve them
- * to a Cloudstate proxy (protocol 0.2) with `CloudstateServer`. No protoc and no cluster needed.
+ * entities, value entities, CRDT entities and actions as typed handlers over your .proto files,
+ * and serve them to a Cloudstate proxy (protocol 0.2) with `CloudstateServer`. No protoc and no cluster needed.
  * The full guide is ./README.md; samples/shopping-cart is a complete user function.
  *
  * ```ts
@@ -38,6 +38,24 @@ export type { EventSourcedEntityOptions, EventSourcedCommandHandler, EventHandle
 
 export { ValueEntity, ValueEntityCommandContext } from './value-entity.js';
 export type { ValueEntityOptions, ValueEntityCommandHandler } from './value-entity.js';
+
+export {
+  CrdtEntity,
+  CrdtCommandContext,
+  StreamedMessageContext,
+  StreamCancelledContext,
+  CrdtState,
+  GCounter,
+  PNCounter,
+  GSet,
+  ORSet,
+  LWWRegister,
+  Clock,
+  Flag,
+  ORMap,
+  Vote,
+} from './crdt/index.js';
+export type { CrdtEntityOptions, CrdtCommandHandler, WriteConsistency, StateChangeHandler, StreamCancelHandler, CrdtKind } from './crdt/index.js';
 
 export { Action, ActionContext, StreamedActionContext } from './action.js';
 export type {

@@ -1,6 +1,6 @@
 /**
  * `CloudstateServer`: the gRPC server of a user function. It serves the protocol services the
- * proxy calls: `cloudstate.EntityDiscovery` always, and `EventSourced`, `ValueEntity` and
+ * proxy calls: `cloudstate.EntityDiscovery` always, and `EventSourced`, `ValueEntity`, `Crdt` and
  * `ActionProtocol` only when an entity of that type is served. Each entity stream or action call
  * is routed by service name to its entity.
  *
@@ -11,6 +11,8 @@ import { createLogger, type Logger } from '../core/index.js';
 import {
   EntityType,
   protocolRoot,
+  type CrdtStreamIn,
+  type CrdtStreamOut,
   type EntitySpec,
   type EventSourcedStreamIn,
   type EventSourcedStreamOut,
@@ -21,6 +23,8 @@ import {
 } from '../protocol/index.js';
 import { Action } from './action.js';
 import { ServiceRegistry } from './context.js';
+import { CrdtEntity } from './crdt/entity.js';
+import { serveCrdtStream } from './crdt/stream.js';
 import { entitySpec, type ServiceIdentity } from './discovery.js';
 import type { Entity } from './entity.js';
 import { serveEntityStream } from './entity-stream.js';
@@ -170,6 +174,12 @@ export class CloudstateServer {
             handle: async (instance, message) =>
               message.command ? instance.command(message.command) : { failure: { description: 'empty or unknown ValueEntityStreamIn message' } },
           }, this.logger),
+      });
+    }
+    if (this.entitiesOf(CrdtEntity)) {
+      server.addService(serviceDefinition(protocolService(EntityType.crdt)), {
+        handle: (call: grpc.ServerDuplexStream<CrdtStreamIn, CrdtStreamOut>) =>
+          serveCrdtStream(call, (message) => this.entity(CrdtEntity, message.init?.service_name).instance(message.init!, this.registry), this.logger),
       });
     }
     if (this.entitiesOf(Action)) {
