@@ -25,6 +25,14 @@ t.test('cluster quickstart: shown in the README verbatim, and it runs', async (t
   t.ok(readme.includes(stdout.trim()), 'README shows what it prints');
 });
 
+t.test('CRDT quickstart: shown in the README verbatim, and it runs', async (t) => {
+  const source = readFileSync(new URL('../../examples/crdt-quickstart.ts', import.meta.url), 'utf8');
+  t.ok(readme.includes(source.trim()), 'README shows examples/crdt-quickstart.ts as it is');
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/crdt-quickstart.ts']);
+  t.equal(stdout, 'visits on b: 5\nonline on a: ann\n');
+  t.ok(readme.includes(stdout.trim()), 'README shows what it prints');
+});
+
 t.test('sharded counter: shown in the README verbatim; two processes share it, and it survives a restart of both', async (t) => {
   const source = readFileSync(new URL('../../examples/sharded-counter.ts', import.meta.url), 'utf8');
   t.ok(readme.includes(source.trim()), 'README shows examples/sharded-counter.ts as it is');
