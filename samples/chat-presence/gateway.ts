@@ -8,7 +8,7 @@
  * streams.
  *
  * Routes:
- *   GET  /, /app.js                   the page
+ *   GET  /, /app.js                   the page (and an empty /favicon.ico)
  *   GET  /api/events                  the session's event stream; first event `hello` {session, nodes}
  *   POST /api/connect     {session, user, node}          204
  *   POST /api/disconnect  {session, user}                204
@@ -135,6 +135,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (req.method === 'GET' && page !== undefined) {
         const content = await readFile(PUBLIC_DIR + page.file);
         res.writeHead(200, { 'content-type': page.type, 'cache-control': 'no-cache' }).end(content);
+      } else if (req.method === 'GET' && path === '/favicon.ico') {
+        reply(res, 204);
       } else if (req.method === 'GET' && path === '/api/events') {
         openEvents(req, res);
       } else if (req.method === 'POST' && (path === '/api/connect' || path === '/api/disconnect' || path === '/api/monitor')) {
