@@ -7,6 +7,7 @@ import { createLogger } from '../../../src/core/index.js';
 import { CloudstateServer } from '../../../src/function/index.js';
 import type { UserFunctionHandle } from '../support/harness.js';
 import { actionTckModel, actionTwo } from './action.js';
+import { crdtConfigured, crdtTckModel, crdtTwo } from './crdt.js';
 import { eventSourcedConfigured, eventSourcedTckModel, eventSourcedTwo } from './event-sourced.js';
 import { valueEntityConfigured, valueEntityTckModel, valueEntityTwo } from './value-entity.js';
 
@@ -23,6 +24,9 @@ export async function startModelUserFunction(): Promise<UserFunctionHandle & { s
       eventSourcedTckModel(),
       eventSourcedTwo(),
       eventSourcedConfigured(),
+      crdtTckModel(),
+      crdtTwo(),
+      crdtConfigured(),
     ],
     logger: createLogger({ name: 'tck-model', level: process.env.LOG_LEVEL ?? 'warn' }),
   });

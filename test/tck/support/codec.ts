@@ -23,6 +23,7 @@ export const tckModelFiles = [
   'cloudstate/tck/model/action.proto',
   'cloudstate/tck/model/valueentity.proto',
   'cloudstate/tck/model/eventsourced.proto',
+  'cloudstate/tck/model/crdt.proto',
 ] as const;
 
 let root: protobuf.Root | undefined;

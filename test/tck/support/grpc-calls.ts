@@ -11,7 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Chain, DEFAULT_TIMEOUT_MS } from './async-queue.js';
-import { encode } from './codec.js';
+import { assertSameMessage, canonicalMessage, encode, messageType } from './codec.js';
 import { InterceptedConnection } from './intercepted-connection.js';
 
 const identity = (b: Buffer) => b;
@@ -116,6 +116,23 @@ export class CallChain extends Chain<RecordedCall> {
   /** The next message received is `message` (a plain object of the response type). */
   expect(message: object, ms?: number): this {
     return this.step((c) => c.recording.expectMessage(c.recording.out, message, ms));
+  }
+  /**
+   * The next message received is `message` once `normalize` ran on both (e.g. sorting the
+   * elements of a CRDT delta, whose order is the user function's, as the reference's `Delta.sorted`).
+   */
+  expectNormalized(message: object, normalize: (message: any) => void, ms?: number): this {
+    return this.step(async (c) => {
+      const side = c.recording.out;
+      const event = await side.events.next(`${side.name} ${side.typeName} on ${c.recording.describe()}`, ms);
+      if (event.kind !== 'message') throw new Error(`${c.recording.describe()}: expected ${side.typeName}, found ${side.describe(event)}`);
+      const type = messageType(side.typeName);
+      const actual = type.decode(event.bytes);
+      normalize(actual);
+      const expected = type.fromObject(message);
+      normalize(expected);
+      assertSameMessage(c.recording.describe(), side.typeName, type.toObject(expected), canonicalMessage(type, actual));
+    });
   }
   /** Half-closes the sending side. */
   complete(): this {

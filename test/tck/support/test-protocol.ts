@@ -27,6 +27,7 @@ export const tckProxyInfo: ProxyInfo = {
 
 const ES = { in: 'cloudstate.eventsourced.EventSourcedStreamIn', out: 'cloudstate.eventsourced.EventSourcedStreamOut' };
 const VE = { in: 'cloudstate.valueentity.ValueEntityStreamIn', out: 'cloudstate.valueentity.ValueEntityStreamOut' };
+const CRDT = { in: 'cloudstate.crdt.CrdtStreamIn', out: 'cloudstate.crdt.CrdtStreamOut' };
 const ACTION = { in: 'cloudstate.action.ActionCommand', out: 'cloudstate.action.ActionResponse' };
 
 /** A client of one user function's protocol services. */
@@ -57,6 +58,11 @@ export class TestProtocol {
   readonly valueEntity = {
     /** Opens a `ValueEntity.handle` stream. */
     connect: (): CallChain => this.#calls.bidi('/cloudstate.valueentity.ValueEntity/handle', VE.in, VE.out),
+  };
+
+  readonly crdt = {
+    /** Opens a `Crdt.handle` stream. */
+    connect: (): CallChain => this.#calls.bidi('/cloudstate.crdt.Crdt/handle', CRDT.in, CRDT.out),
   };
 
   readonly action = {
