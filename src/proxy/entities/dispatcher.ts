@@ -8,6 +8,8 @@
  *   one command at a time; the entity id comes from the request's key fields. Entities are
  *   passivated after the service's discovered passivation timeout, else `passivationTimeoutMs`.
  * - Actions: called directly on this node.
+ * - CRDT services (when `crdt` is given): an instance per entity on every node (../crdt/);
+ *   server-streaming methods are streamed commands.
  *
  * A reply's `failure` becomes CallError(UNKNOWN, description); a reply payload whose type is
  * not the method's output type is reported to the user function as a warning and still sent.
@@ -22,6 +24,7 @@ import type { EntityTypeHandle, Sharding } from '../../sharding/index.js';
 import { entityIdOf } from '../descriptors.js';
 import { CallError, Status } from '../dispatch.js';
 import type { Call, Dispatcher, Response } from '../dispatch.js';
+import type { CrdtSupport } from '../crdt/index.js';
 import type { MethodModel, ProxyModel, ServiceModel } from '../model.js';
 import { Router } from '../router.js';
 import type { Hop } from '../router.js';
@@ -52,6 +55,8 @@ export interface DispatcherOptions {
   readonly client: UserFunctionClient;
   /** Hosts the event-sourced and value entities; must have been created with the node's storage. */
   readonly sharding: Sharding;
+  /** Serves the CRDT services, if this node serves them. */
+  readonly crdt?: CrdtSupport;
   readonly settings?: Partial<EntitySettings>;
   readonly scheduler?: Scheduler;
   readonly logger?: Logger;
@@ -81,6 +86,11 @@ class EntityDispatcher implements Dispatcher {
       logger: this.log,
       maxDepth: this.settings.maxForwardDepth,
     });
+    if (o.crdt) {
+      // A stream cancellation's response has no client: its side effects are routed all the same.
+      o.crdt.detached = (reply, service) =>
+        void this.router.complete(reply, [{ reason: 'initial', service: service.name, command: '(stream cancelled)' }]).catch((err: unknown) => this.log.warn({ service: service.name, err: describeError(err) }, 'side effect of a stream cancellation failed'));
+    }
     for (const service of o.model.services.values()) {
       const behavior = service.entityType === EntityType.eventSourced ? eventSourcedBehavior : service.entityType === EntityType.valueEntity ? valueEntityBehavior : undefined;
       if (!behavior) continue;
@@ -107,6 +117,10 @@ class EntityDispatcher implements Dispatcher {
   async *stream(call: Call): AsyncIterable<Response> {
     const { method } = call;
     const service = this.o.model.services.get(method.serviceName);
+    if (service?.entityType === EntityType.crdt && this.o.crdt && method.serverStreaming) {
+      yield* this.streamCrdt(call);
+      return;
+    }
     if (service?.entityType !== EntityType.action || (!method.clientStreaming && !method.serverStreaming)) {
       const payload = await singleRequest(call.requests);
       const response = this.responseOf(method, await this.routed(method, { type_url: method.inputTypeUrl, value: payload }, call.metadata, call.signal));
@@ -116,6 +130,21 @@ class EntityDispatcher implements Dispatcher {
     const trace: Hop[] = [{ reason: 'initial', service: method.serviceName, command: method.name }];
     try {
       for await (const reply of streamAction(this.o.client, call)) {
+        const response = this.responseOf(method, await this.router.complete(reply, trace));
+        if (response) yield response;
+      }
+    } catch (err) {
+      throw toCallError(err);
+    }
+  }
+
+  /** A streamed CRDT command: each message routed; leaving the loop (client gone, failure) cancels the command. */
+  private async *streamCrdt(call: Call): AsyncGenerator<Response> {
+    const { method } = call;
+    const payload = await singleRequest(call.requests);
+    const trace: Hop[] = [{ reason: 'initial', service: method.serviceName, command: method.name }];
+    try {
+      for await (const reply of this.o.crdt!.streamed(method, { type_url: method.inputTypeUrl, value: payload }, call.signal)) {
         const response = this.responseOf(method, await this.router.complete(reply, trace));
         if (response) yield response;
       }
@@ -137,6 +166,12 @@ class EntityDispatcher implements Dispatcher {
     if (service.entityType === EntityType.action) {
       if (method.clientStreaming || method.serverStreaming) throw new CallError(Status.INTERNAL, `${method.path} is streamed: call it as a stream`);
       return invokeAction(this.o.client, method, payload, metadata, signal).catch((err: unknown) => {
+        throw toCallError(err);
+      });
+    }
+    if (service.entityType === EntityType.crdt && this.o.crdt) {
+      if (method.clientStreaming || method.serverStreaming) throw new CallError(Status.INTERNAL, `${method.path} is streamed: call it as a stream`);
+      return this.o.crdt.invoke(method, payload).catch((err: unknown) => {
         throw toCallError(err);
       });
     }
