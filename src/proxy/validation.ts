@@ -1,9 +1,9 @@
 /**
  * The rules a user function's discovery answer must follow before the proxy serves it (after
  * the reference proxy's `EntityDiscoveryManager`): the protocol version, at least one entity,
- * entity types the proxy knows and supports, one persistence id per stateful service, and for
- * event-sourced and value entities no streamed methods and an entity key on every method's
- * input. Pure: each function returns the problems found, as messages written for the user
+ * entity types the proxy knows and supports, one persistence id per stateful service, for
+ * event-sourced and value entities no streamed methods, for CRDT entities no client-streaming
+ * methods, and for all three an entity key on every method's input. Pure: each function returns the problems found, as messages written for the user
  * function's developer (what is wrong, where, and what to change); it reports nothing and
  * throws nothing.
  */
@@ -83,19 +83,31 @@ export function specProblems(spec: EntitySpec, rules: SpecRules): string[] {
   return problems;
 }
 
+const entityKinds: Record<string, string> = {
+  [EntityType.eventSourced]: 'an event-sourced entity',
+  [EntityType.valueEntity]: 'a value entity',
+  [EntityType.crdt]: 'a CRDT entity',
+};
+
 /**
  * Problems with the methods of the services, once the descriptors are parsed: event-sourced
- * and value entities take one command and give one reply (no streaming), and every command
+ * and value entities take one command and give one reply (no streaming), CRDT entities take
+ * one command (server streaming allowed: a streamed command), and every command of these
  * names its entity through `(cloudstate.entity_key)` fields.
  */
 export function modelProblems(model: ProxyModel): string[] {
   const problems: string[] = [];
   for (const service of model.services.values()) {
-    if (service.entityType !== EntityType.eventSourced && service.entityType !== EntityType.valueEntity) continue;
-    const kind = service.entityType === EntityType.eventSourced ? 'an event-sourced entity' : 'a value entity';
+    const kind = entityKinds[service.entityType];
+    if (!kind) continue;
     for (const method of service.methods.values()) {
       const where = `${service.name}.${method.name}`;
-      if (method.clientStreaming || method.serverStreaming) {
+      if (service.entityType === EntityType.crdt) {
+        if (method.clientStreaming) {
+          const shape = method.serverStreaming ? 'bidirectional streaming' : 'client streaming';
+          problems.push(`Method ${where} is ${shape}, but ${service.name} is ${kind}, whose commands are one request each (server streaming is allowed): remove the "stream" keyword on the input or serve the method from an action.`);
+        }
+      } else if (method.clientStreaming || method.serverStreaming) {
         const shape = method.clientStreaming && method.serverStreaming ? 'bidirectional streaming' : method.clientStreaming ? 'client streaming' : 'server streaming';
         problems.push(`Method ${where} is ${shape}, but ${service.name} is ${kind}, whose commands are unary: remove the "stream" keyword(s) or serve the method from an action.`);
       }
