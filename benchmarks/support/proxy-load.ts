@@ -11,6 +11,7 @@
  *   server (or of this process) shows in the figures instead of being hidden by sending less
  *   (no coordinated omission). HTTP calls due while every connection is busy wait in a queue.
  *
+ * Before the clock starts, one unrecorded call per connection opens the connections.
  * Calls are numbered from `offset`; call i addresses user `i % users` (the entity key) and
  * product `i / users % 10`, so consecutive calls spread over the shards.
  */
@@ -93,6 +94,10 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let errors = 0;
   let firstError: string | undefined;
   let next = job.offset;
+  // Connections are opened before the clock starts: one unrecorded call per connection
+  // (HTTP) or per HTTP/2 session (gRPC), all at once.
+  const priming = Math.min(t.capacity, job.protocol === 'http' ? job.concurrency : (job.sessions ?? 4));
+  await Promise.all(Array.from({ length: priming }, () => new Promise<void>((resolve) => t.send(next++, () => resolve()))));
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const deadline = start + job.seconds * 1000;

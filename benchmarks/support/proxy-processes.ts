@@ -111,12 +111,12 @@ export class Proc {
     return parsed;
   }
 
-  /** SIGTERM (and stdin closed), SIGKILL after 3 s. */
-  async stop(): Promise<void> {
+  /** SIGTERM (and stdin closed), SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
     if (this.exitInfo !== undefined) return;
     this.child.stdin!.end();
     this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
   }
@@ -133,12 +133,18 @@ export async function freePort(): Promise<number> {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far in user and in kernel mode, from /proc/<pid>/stat. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After "pid (comm) ", field 3 (state) is index 0, so utime (14) is 11 and stime (15) 12.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Resident and peak resident memory of a process in MiB, from /proc/<pid>/status. */
@@ -172,9 +178,9 @@ function distFresh(): boolean {
  * only when there is no `dist/` at all or `fromSource` asks for it (slower: tsx's per-closure
  * `__name` helper). The report says which was measured.
  */
-export function proxyCommand(fromSource: boolean, progress: (line: string) => void): { args: string[]; runs: 'dist' | 'src (tsx)'; buildNote?: string } {
+export function proxyCommand(fromSource: boolean, progress: (line: string) => void, build = true): { args: string[]; runs: 'dist' | 'src (tsx)'; buildNote?: string } {
   let buildNote: string | undefined;
-  if (!fromSource && !distFresh()) {
+  if (build && !fromSource && !distFresh()) {
     progress('dist/ is older than src/: npm run build');
     const built = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8' });
     if (built.status !== 0) {
