@@ -13,10 +13,12 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { autoscalerSettingsFromEnv, scalerFromEnv, startAutoscaling, type Autoscaling } from '../autoscale/index.js';
 import { Cluster } from '../cluster/index.js';
 import type { Logger } from '../core/index.js';
+import { Replicator } from '../crdt/index.js';
 import { Journal, openStorage, type StorageConfig, type StoragePlugin } from '../persistence/index.js';
 import { EntityType, packageProtoDir } from '../protocol/index.js';
 import { Sharding } from '../sharding/index.js';
 import type { ProxyConfig } from './config.js';
+import { CrdtSupport } from './crdt/index.js';
 import { discover, type Discovered } from './discovery.js';
 import { createDispatcher } from './entities/index.js';
 import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
@@ -28,8 +30,8 @@ export const PROXY_NAME = 'cloudstate-proxy-core';
 /** This package's version, sent as `ProxyInfo.proxy_version`. */
 export const PROXY_VERSION = (JSON.parse(readFileSync(join(packageProtoDir, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** The entity types this proxy serves (CRDT entities come with the CRDT layer). */
-export const supportedEntityTypes = [EntityType.action, EntityType.valueEntity, EntityType.eventSourced] as const;
+/** The entity types this proxy serves. */
+export const supportedEntityTypes = [EntityType.action, EntityType.valueEntity, EntityType.eventSourced, EntityType.crdt] as const;
 
 export interface RunningProxy {
   /** The ingress port (the chosen one when the configuration said 0). */
@@ -81,6 +83,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       logger: logger.child({ part: 'cluster' }),
     });
     cleanups.push(() => cluster.shutdown());
+    // CRDT entities' state: one replicator per node, in memory (every node holds a copy).
+    const replicator = await Replicator.start({ cluster, logger: logger.child({ part: 'crdt' }) });
+    cleanups.push(() => replicator.close());
     const sharding = new Sharding(cluster, {
       storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },
       logger: logger.child({ part: 'sharding' }),
@@ -108,10 +113,27 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     const { model } = discovered;
 
     await cluster.joined;
+    const crdt = new CrdtSupport({
+      model,
+      client,
+      replicator,
+      voters: () => cluster.members().filter((m) => m.state === 'up').map((m) => m.id),
+      settings: { passivationTimeoutMs: config.passivationTimeoutMs },
+      logger: logger.child({ part: 'crdt-entities' }),
+    });
+    const membersChanged = () => crdt.membersChanged();
+    cluster.on('member-up', membersChanged);
+    cluster.on('member-removed', membersChanged);
+    cleanups.push(async () => {
+      cluster.off('member-up', membersChanged);
+      cluster.off('member-removed', membersChanged);
+      crdt.close();
+    });
     const entities = createDispatcher({
       model,
       client,
       sharding,
+      crdt,
       settings: { numberOfShards: config.numberOfShards, passivationTimeoutMs: config.passivationTimeoutMs, relayTimeoutMs: config.relayTimeoutMs },
       logger: logger.child({ part: 'entities' }),
     });

@@ -17,13 +17,12 @@ t.test('verify proxy info and entity discovery', async (t) => {
   t.equal(proxyInfo.protocol_major_version ?? 0, PROTOCOL_MAJOR_VERSION, 'protocol major version 0');
   t.equal(proxyInfo.protocol_minor_version ?? 0, PROTOCOL_MINOR_VERSION, 'protocol minor version 2');
   t.ok(proxyInfo.proxy_name, 'the proxy names itself');
-  // The reference TCK expects Crdt too. This proxy does not support CRDT entities yet (the CRDT
-  // issue adds them), so it must not advertise them: ActionProtocol, ValueEntity and
-  // EventSourced (a journal is configured: --store memory) are exactly what it supports.
+  // As the reference TCK expects: ActionProtocol, ValueEntity, EventSourced (a journal is
+  // configured: --store memory) and Crdt, exactly.
   t.same(
     [...(proxyInfo.supported_entity_types ?? [])].sort(),
-    [EntityType.action, EntityType.valueEntity, EntityType.eventSourced].sort(),
-    'supported entity types: actions, value entities, event sourced (no CRDT yet)',
+    [EntityType.action, EntityType.valueEntity, EntityType.eventSourced, EntityType.crdt].sort(),
+    'supported entity types: actions, value entities, event sourced, CRDT',
   );
   t.ok(entitySpec, 'the user function answered discovery');
   const discovered = servicesInDescriptorSet(entitySpec?.proto ?? new Uint8Array());
