@@ -309,6 +309,7 @@ export class CrdtEntity {
       return this.crash(describeError(err));
     }
     this.known = next;
+    this.rememberVote(next); // the user function knows its own vote's effect on the tally
     this.o.replicator.update(this.key, emptyFor(delta), (current) => applyDelta(current, delta, ctx), options).then(
       () => {
         to.deliver();

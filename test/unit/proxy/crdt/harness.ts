@@ -111,6 +111,9 @@ export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}):
     settings: { closeGraceMs: 1000, ...options.settings },
   });
   t.teardown(() => support.close());
+  // As the proxy does: vote tallies follow membership.
+  cluster.on('member-up', () => support.membersChanged());
+  cluster.on('member-removed', () => support.membersChanged());
   const detached = new Inbox<UserFunctionReply>();
   support.detached = (reply) => detached.push(reply);
   const methodOf = (path: string) => crdtModel().method(path) ?? fail(path);

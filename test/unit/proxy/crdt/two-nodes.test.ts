@@ -99,3 +99,15 @@ t.test('two nodes: a write the other node does not acknowledge fails at ALL, and
   again.send(replyTo(1, 'ok'));
   t.equal(msgText(await next), 'ok');
 });
+
+t.test('a Vote tally follows membership: a node joining is one more voter', async (t) => {
+  const a = await startCrdtNode(t);
+  const onA = await open(a, 'presence');
+  const vote = a.call('/c.Crdt/Cmd', 'presence');
+  await onA.expect();
+  onA.send(replyTo(2, 'online', { state_action: { update: { vote: { self_vote: true } } } }));
+  await vote;
+  const b = await startCrdtNode(t, { seeds: [a.cluster.address] });
+  t.same(await onA.expect(), { delta: { vote: { self_vote: true, votes_for: 1, total_voters: 2 } } }, 'B up: two voters, one for');
+  t.ok(b.cluster.members().length >= 1);
+});
