@@ -11,7 +11,7 @@ import { crdt, crdtEffects as fx, sortReply, type CrdtEffects } from './support/
 import { crdtModel as M, type Response } from './support/crdt-model.js';
 import { TestProtocol, servicesInDescriptorSet } from './support/test-protocol.js';
 
-const userFunction = await startModelUserFunction();
+const userFunction = await startModelUserFunction({ crdt: true });
 t.teardown(() => userFunction.stop());
 const protocol = new TestProtocol(`127.0.0.1:${userFunction.port}`);
 t.teardown(() => protocol.close());

@@ -5,14 +5,29 @@
  */
 import { createLogger } from '../../../src/core/index.js';
 import { CloudstateServer } from '../../../src/function/index.js';
+import { EntityType } from '../../../src/protocol/index.js';
+import { supportedEntityTypes } from '../../../src/proxy/index.js';
 import type { UserFunctionHandle } from '../support/harness.js';
 import { actionTckModel, actionTwo } from './action.js';
 import { crdtConfigured, crdtTckModel, crdtTwo } from './crdt.js';
 import { eventSourcedConfigured, eventSourcedTckModel, eventSourcedTwo } from './event-sourced.js';
 import { valueEntityConfigured, valueEntityTckModel, valueEntityTwo } from './value-entity.js';
 
+/**
+ * Whether this package's proxy supports CRDT entities (its `ProxyInfo.supported_entity_types`):
+ * a proxy that does not rejects a user function serving them at discovery, so the model serves
+ * them only then (unless asked), and the CRDT proxy tests skip.
+ */
+export const proxySupportsCrdt = (supportedEntityTypes as readonly string[]).includes(EntityType.crdt);
+
+export interface ModelOptions {
+  /** Serve the CRDT model entities too; default: when this package's proxy supports them. */
+  readonly crdt?: boolean;
+}
+
 /** Starts the TCK model user function (logs at `warn` unless LOG_LEVEL says otherwise). */
-export async function startModelUserFunction(): Promise<UserFunctionHandle & { server: CloudstateServer }> {
+export async function startModelUserFunction(options: ModelOptions = {}): Promise<UserFunctionHandle & { server: CloudstateServer }> {
+  const crdt = options.crdt ?? proxySupportsCrdt;
   const server = new CloudstateServer({
     serviceName: 'cloudstate-tck-model',
     entities: [
@@ -24,9 +39,7 @@ export async function startModelUserFunction(): Promise<UserFunctionHandle & { s
       eventSourcedTckModel(),
       eventSourcedTwo(),
       eventSourcedConfigured(),
-      crdtTckModel(),
-      crdtTwo(),
-      crdtConfigured(),
+      ...(crdt ? [crdtTckModel(), crdtTwo(), crdtConfigured()] : []),
     ],
     logger: createLogger({ name: 'tck-model', level: process.env.LOG_LEVEL ?? 'warn' }),
   });

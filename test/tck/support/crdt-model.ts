@@ -34,6 +34,8 @@ export const crdtModel = {
   req: (id: string, actions: RequestAction[] = []) => ({ id, actions }),
   /** A Request as an `Any` payload. */
   request: (id: string, actions: RequestAction[] = []): Any => any(`${C}.Request`, { id, actions }),
+  /** A StreamedRequest as a plain object (for gRPC calls to the proxy). */
+  streamedReq: (id: string, fields: Record<string, unknown> = {}) => ({ id, ...fields }),
   /** A StreamedRequest as an `Any` payload (fields: end_state, cancel_update, effects, initial_update, empty). */
   streamedRequest: (id: string, fields: Record<string, unknown> = {}): Any => any(`${C}.StreamedRequest`, { id, ...fields }),
   response: (response: Response = {}): Any => any(`${C}.Response`, response),

@@ -13,6 +13,7 @@ import { assertSameMessage, canonical, canonicalBytes, decode, show } from './co
 export type ConnectionKind =
   | 'eventSourced'
   | 'valueEntity'
+  | 'crdt'
   | 'actionUnary'
   | 'actionStreamedIn'
   | 'actionStreamedOut'

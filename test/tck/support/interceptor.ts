@@ -1,7 +1,7 @@
 /**
  * The TCK interceptor: a gRPC server that sits between the proxy and the user function. The
  * proxy is pointed at it (`USER_FUNCTION_PORT`); it forwards every call, byte for byte, to the
- * real user function — discovery, every entity `handle` stream (event sourced, value entity)
+ * real user function — discovery, every entity `handle` stream (event sourced, value entity, CRDT)
  * and the four `ActionProtocol` methods — and records each call as a connection: the messages
  * the proxy sent in (`in`), the messages the user function sent out (`out`), and how each
  * direction ended. Tests then assert the exact protocol exchange:
@@ -45,6 +45,7 @@ interface MethodSpec {
 const entityTypes: Record<string, { in: string; out: string }> = {
   eventSourced: { in: 'cloudstate.eventsourced.EventSourcedStreamIn', out: 'cloudstate.eventsourced.EventSourcedStreamOut' },
   valueEntity: { in: 'cloudstate.valueentity.ValueEntityStreamIn', out: 'cloudstate.valueentity.ValueEntityStreamOut' },
+  crdt: { in: 'cloudstate.crdt.CrdtStreamIn', out: 'cloudstate.crdt.CrdtStreamOut' },
 };
 const actionTypes = { in: 'cloudstate.action.ActionCommand', out: 'cloudstate.action.ActionResponse' };
 
@@ -58,6 +59,9 @@ const services: Record<string, Record<string, MethodSpec>> = {
   },
   'cloudstate.valueentity.ValueEntity': {
     handle: { path: '/cloudstate.valueentity.ValueEntity/handle', kind: 'valueEntity', requestStream: true, responseStream: true },
+  },
+  'cloudstate.crdt.Crdt': {
+    handle: { path: '/cloudstate.crdt.Crdt/handle', kind: 'crdt', requestStream: true, responseStream: true },
   },
   'cloudstate.action.ActionProtocol': {
     handleUnary: { path: '/cloudstate.action.ActionProtocol/handleUnary', kind: 'actionUnary', requestStream: false, responseStream: false },
@@ -139,6 +143,9 @@ export class Interceptor {
   expectValueEntityConnection(ms?: number): ConnectionChain {
     return this.#expect('valueEntity', ms);
   }
+  expectCrdtConnection(ms?: number): ConnectionChain {
+    return this.#expect('crdt', ms);
+  }
   expectActionUnaryConnection(ms?: number): ConnectionChain {
     return this.#expect('actionUnary', ms);
   }
@@ -176,7 +183,7 @@ export class Interceptor {
   }
 
   #open(kind: ConnectionKind): InterceptedConnection {
-    const types = kind === 'eventSourced' || kind === 'valueEntity' ? entityTypes[kind]! : actionTypes;
+    const types = kind === 'eventSourced' || kind === 'valueEntity' || kind === 'crdt' ? entityTypes[kind]! : actionTypes;
     const connection = new InterceptedConnection(kind, types.in, types.out, kind.startsWith('action') ? ['metadata'] : []);
     this.#all.push(connection);
     this.#connections.push(connection);
