@@ -257,7 +257,8 @@ export class CrdtEntity {
     const sink = this.streams.get(id);
     if (!sink) {
       // A message racing the client's cancellation is expected; any other is a protocol error.
-      if (!this.closing.has(id)) this.o.reportError(`Received streamed message for unknown command id: ${id}`);
+      // Once deleted, the streamed calls have ended already.
+      if (!this.closing.has(id) && this.mode === 'running') this.o.reportError(`Received streamed message for unknown command id: ${id}`);
       return;
     }
     if (m.client_action || (m.side_effects?.length ?? 0) > 0) sink.push({ client_action: m.client_action, side_effects: m.side_effects ?? [] });
