@@ -54,5 +54,5 @@ t.test('a proxy serves CRDT services over gRPC: unary, streamed, cancelled', asy
   t.same(await conn.expect(), { stream_cancelled: { entity_id: 'e', id: 2 } }, 'the client’s cancel reaches the user function');
   conn.send({ stream_cancelled_response: { command_id: 2 } });
 
-  t.equal(uf.reported.size, 0);
+  t.equal(uf.reported.size, 0, 'nothing was reported to the user function');
 });
