@@ -88,8 +88,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private rejoining = false;
   /** Joined once (the seeds answered, or this node formed the cluster). */
   private isUp = false;
-  /** See `comeBackUp`. */
-  private hostingAllowed = true;
+  /** False until this node is up and every reachable member knows its up time; see `comeBackUp`. */
+  private hostingAllowed = false;
+  /** `comeBackUp` is under way. */
+  private comingBack = false;
+  /** Pauses so far (lost quorum, death verdicts): a come-back that sees one start over begins again. */
+  private pauses = 0;
+  /** Up times announced so far: a `hosting: false` decided before the latest one is stale. */
+  private upAnnouncements = 0;
 
   private constructor(
     private readonly node: SwimNode,
@@ -124,15 +130,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     node.events.on('declared-dead', () => {
       env.log.warn('this node was declared dead by others and refuted: handing over, then coming back up as the youngest member');
       this.pauseHosting();
-      void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => this.comeBackUp());
+      this.comeBackUp();
     });
     const rejoinMs = Math.min(env.config.pushPullIntervalMs, 5 * env.config.probeIntervalMs);
     this.rejoinTimer = env.scheduler.scheduleRepeatedly(rejoinMs, rejoinMs, () => void this.rejoinLost());
     this.joined = this.joinSeeds().then(() => {
       this.isUp = true;
       if (this.stopped) return;
-      if (view.hasQuorum) this.announce('up');
-      else this.pauseHosting(); // up once quorum is there (comeBackUp)
+      if (!view.hasQuorum) return void this.pauseHosting(); // up once quorum is there (comeBackUp)
+      // Up now (the seeds just told this node everything they know); hosting once the others know it.
+      this.announce('up', true);
+      this.comeBackUp(true);
     });
     this.joined.catch(() => undefined);
   }
@@ -264,20 +272,63 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await this.transport.close();
   }
 
+  /**
+   * Announces this node's lifecycle state. A fresh up time is later than every up time this
+   * node knows of (whatever the clocks say), so a member that comes back up is younger than
+   * every member that had already told it its age.
+   */
   private announce(state: SelfState, freshUpSince = false): void {
     const self = this.node.self;
-    const upSince = state === 'up' && (freshUpSince || self.meta.upSince === 0) ? Math.floor(this.env.clock.now()) : self.meta.upSince;
+    const fresh = state === 'up' && (freshUpSince || self.meta.upSince === 0);
+    const known = Math.max(0, ...this.node.members().filter((m) => m.id !== self.id).map((m) => m.meta.upSince));
+    const upSince = fresh ? Math.max(Math.floor(this.env.clock.now()), known + 1) : self.meta.upSince;
+    if (fresh) this.upAnnouncements++;
     const { hosting: _, ...rest } = self.meta;
-    this.node.updateMeta(state === 'up' && freshUpSince ? { ...rest, state, upSince } : { ...self.meta, state, upSince });
+    this.node.updateMeta(fresh ? { ...rest, state, upSince } : { ...self.meta, state, upSince });
   }
 
-  /** After a lost quorum or a death verdict: once quorum is back, announce a fresh up time, then host again. */
-  private comeBackUp(): void {
-    if (this.hostingAllowed || this.stopped || !this.isUp || !this.view.hasQuorum) return;
-    this.announce('up', true);
+  /**
+   * Up again after a lost quorum or a death verdict (and up at all after joining): once quorum
+   * is there, and every singleton here has stopped, announce a fresh up time, then host again.
+   * A fresh up time makes the others look past this node for a singleton's home, so it is not
+   * said while an instance here is still stopping (a slow hand-over).
+   *
+   * Members decide where a singleton lives from what they know of each other's ages, so two
+   * members coming back at once could each start one on news of the other that is out of
+   * date. Hence state is exchanged with every reachable member before the announcement (this
+   * node is then younger than all of them) and after it (they all know its new age, so any of
+   * them that comes back later is younger still) before this node hosts anything.
+   */
+  private comeBackUp(announced = false): void {
+    if (this.hostingAllowed || this.comingBack || this.stopped || !this.isUp || !this.view.hasQuorum) return;
+    this.comingBack = true;
+    void this.resumeHosting(announced)
+      .catch((err: unknown) => this.env.log.error({ err: describeError(err) }, 'coming back up failed'))
+      .finally(() => (this.comingBack = false));
+  }
+
+  private async resumeHosting(announced: boolean): Promise<void> {
+    const ok = () => !this.stopped && this.view.hasQuorum; // else the next quorum-regained comes back
+    for (let pauses = -1; pauses !== this.pauses; announced = false) {
+      pauses = this.pauses;
+      await Promise.allSettled([...this.singletons].map((s) => s.whenStopped()));
+      if (!announced) {
+        await this.exchangeWithReachable();
+        if (!ok()) return;
+        this.announce('up', true);
+      }
+      await this.exchangeWithReachable();
+      if (!ok()) return;
+    }
     this.hostingAllowed = true;
     for (const s of this.singletons) s.reconcile();
     this.emit('hosting-resumed');
+  }
+
+  /** Exchanges full state with every member SWIM believes alive; failures are left to SWIM. */
+  private async exchangeWithReachable(): Promise<void> {
+    const peers = this.node.members().filter((m) => m.id !== this.node.id && m.status === 'alive');
+    await this.node.exchangeWith(peers.map((m) => m.address));
   }
 
   /**
@@ -285,13 +336,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * look past this node for a singleton's home rather than wait for it to come back.
    */
   private pauseHosting(): void {
-    if (!this.hostingAllowed) return;
-    this.hostingAllowed = false;
-    this.emit('hosting-paused');
-    for (const s of this.singletons) s.reconcile();
+    this.pauses++;
+    const announced = this.upAnnouncements;
+    if (this.hostingAllowed) {
+      this.hostingAllowed = false;
+      this.emit('hosting-paused');
+      for (const s of this.singletons) s.reconcile();
+    }
     void Promise.allSettled([...this.singletons].map((s) => s.whenStopped())).then(() => {
       const self = this.node.self;
-      if (!this.hostingAllowed && !this.stopped && self.meta.hosting !== false) this.node.updateMeta({ ...self.meta, hosting: false });
+      const stale = this.hostingAllowed || this.stopped || this.upAnnouncements !== announced; // came back up since
+      if (!stale && self.meta.hosting !== false) this.node.updateMeta({ ...self.meta, hosting: false });
     });
   }
 

@@ -41,6 +41,8 @@ export type LifecycleEventType =
   | 'member-exiting'
   | 'member-down'
   | 'member-removed'
+  /** Same state, but a new up time (it came back up after a lost quorum), new roles, or it stopped or resumed hosting. */
+  | 'member-updated'
   | 'unreachable'
   | 'reachable';
 
@@ -64,6 +66,7 @@ export function toClusterMember(m: Member, downed: boolean): ClusterMember {
  * The events that take a member from `prev` to `next` (either may be undefined: first seen,
  * forgotten). A member first seen in a later state gets only that state's event; a member
  * that is down is then removed, so listeners see `member-down` followed by `member-removed`.
+ * A member in the same state with a new up time, roles or hosting flag gets `member-updated`.
  */
 export function lifecycleEvents(prev: ClusterMember | undefined, next: ClusterMember | undefined): LifecycleEvent[] {
   if (!next) return prev && prev.state !== 'removed' && prev.state !== 'down' ? [{ type: 'member-removed', member: { ...prev, state: 'removed', reachable: false } }] : [];
@@ -76,6 +79,8 @@ export function lifecycleEvents(prev: ClusterMember | undefined, next: ClusterMe
     if (from >= 1 && to > from + 1) for (const state of GRACEFUL.slice(from + 1, to)) out.push({ type: `member-${state}`, member: { ...next, state } });
     out.push({ type: `member-${next.state}`, member: next });
     if (next.state === 'down') out.push({ type: 'member-removed', member: { ...next, state: 'removed' } });
+  } else if (next.state !== 'down' && next.state !== 'removed' && !sameStanding(prev, next)) {
+    out.push({ type: 'member-updated', member: next });
   }
   const wasReachable = prev ? prev.reachable : true;
   if (next.state !== 'down' && next.state !== 'removed' && wasReachable !== next.reachable) {
@@ -83,6 +88,10 @@ export function lifecycleEvents(prev: ClusterMember | undefined, next: ClusterMe
   }
   return out;
 }
+
+/** Same age, roles and hosting flag: nothing a singleton's placement depends on changed. */
+const sameStanding = (a: ClusterMember, b: ClusterMember): boolean =>
+  a.upSince === b.upSince && a.hosting === b.hosting && a.roles.length === b.roles.length && a.roles.every((r, i) => r === b.roles[i]);
 
 /** Oldest first: up members by the time they became up, then by id; members not yet up last. */
 export function byAge(a: Pick<ClusterMember, 'id' | 'upSince'>, b: Pick<ClusterMember, 'id' | 'upSince'>): number {

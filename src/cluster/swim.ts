@@ -139,6 +139,15 @@ export class SwimNode {
     return answered;
   }
 
+  /**
+   * Exchanges full state with each address (both sides merge what the other knows); resolves
+   * to how many answered. Never rejects: a member that does not answer is SWIM's business.
+   */
+  async exchangeWith(addresses: readonly string[]): Promise<number> {
+    const others = addresses.filter((a) => a !== this.o.transport.address);
+    return (await Promise.allSettled(others.map((a) => this.pushPull(a, false)))).filter((r) => r.status === 'fulfilled').length;
+  }
+
   /** Announces a graceful leave, gives the news `waitMs` to spread, then stops. */
   async leave(waitMs: number): Promise<void> {
     this.leaving = true;
@@ -345,7 +354,15 @@ export class SwimNode {
   }
 
   private merge(remote: PushPull): void {
-    for (const d of remote.members) this.apply(digestToGossip(d, remote.from));
+    let declaredDead = false;
+    for (const d of remote.members) {
+      // A peer that holds this node dead may have downed it and taken over its work. The layer
+      // above must hear it, whatever the incarnation: the gossip that said so may have stopped
+      // spreading long ago, and a push-pull turns it into a mere suspicion (refuted silently).
+      if (d.id === this.id && d.status === 'dead' && !this.leaving) declaredDead = true;
+      this.apply(digestToGossip(d, remote.from));
+    }
+    if (declaredDead) this.events.emit('declared-dead');
   }
 
   private async pushPull(address: string, join: boolean): Promise<void> {
@@ -383,8 +400,15 @@ export class SwimNode {
       throw new CloudstateError('ERR_CLUSTER_MALFORMED', 'malformed push-pull');
     }
     // Merge first, so the reply already carries a refutation of anything the peer got wrong about us.
+    const before = this.table.get(remote.from);
     this.merge(remote);
-    return encodePushPull(this.state(false));
+    const state = this.state(false);
+    // A peer this node held dead (and may have downed) learns it, though its news just revived it here.
+    if (before?.status === 'dead') {
+      const at = state.members.findIndex((m) => m.id === remote.from);
+      if (at >= 0) state.members[at] = { ...state.members[at]!, status: 'dead', inc: before.incarnation };
+    }
+    return encodePushPull(state);
   }
 
   /** Forgets members that have been dead or gone for `deadReclaimMs`. */

@@ -117,8 +117,10 @@ t.test('five members: lifecycle, a singleton, a partition with keep-majority, he
   t.ok([2, 3, 4].every((o) => sim.nodes[o]!.hasQuorum), 'the majority kept quorum');
   t.ok(sim.sees([2, 3, 4], ids.slice(2)), 'the majority sees only itself up');
   t.notOk([0, 1].some((o) => downedBy(o, 'n2')), 'the minority downed nobody');
-  await sim.until(() => hosts.length === 2, 10_000);
-  t.same(hosts, ['n0', 'n2'], 'the singleton moved to the oldest member of the majority');
+  await sim.until(() => singletons[2]!.isHost, 10_000);
+  // (n1 may host it for a moment first: when n0 announces it stopped, n1 may not yet have noticed it lost quorum too.)
+  t.equal(hosts.at(-1), 'n2', `the singleton moved to the oldest member of the majority (hosts ${hosts.join(', ')})`);
+  t.notOk(singletons[1]!.isHost, 'and runs on neither member of the minority');
   t.notOk(singletons[0]!.isHost, 'and no longer runs on the minority side');
   t.equal(await (async () => {
     const p = singletons[4]!.ask('inc');
@@ -132,10 +134,23 @@ t.test('five members: lifecycle, a singleton, a partition with keep-majority, he
   const healed = await sim.until(() => sim.sees(all, ids) && sim.nodes.every((n) => n.hasQuorum), 60_000);
   t.ok(healed !== undefined, `after healing all five see all five up again (${healed} ms)`);
   await sim.run(5000);
-  // A host that learns the other side had declared it dead hands over (it cannot tell whether
-  // that side had quorum), so the singleton may move within the majority; never to the minority.
-  t.notOk(hosts.slice(2).some((h) => h === 'n0' || h === 'n1'), `the returning members did not take the singleton back (hosts ${hosts.join(', ')})`);
-  const hostBeforeLeave = hosts.at(-1)!;
+  // Exactly one instance, where every member looks for it: the oldest up member.
+  const hostNow = singletons.findIndex((s) => s.isHost);
+  const hostBeforeLeave = `n${hostNow}`;
+  t.equal(instances, 1, 'after healing one instance runs');
+  t.ok(singletons.every((s) => s.host?.id === hostBeforeLeave), `every member names its host as the host (${hostBeforeLeave})`);
+  t.equal([...sim.nodes[0]!.upMembers()].sort(byAge)[0]!.id, hostBeforeLeave, 'the oldest up member');
+  t.type(await (async () => {
+    const p = singletons[1]!.ask('inc');
+    await sim.until(() => false, 50);
+    return p;
+  })(), 'number', 'and it answers');
+  // The returning members come back younger than the majority. Healing can make the majority
+  // flap too (the minority's stale suspicions and death verdicts reach it; a host cannot tell
+  // whether the side that declared it dead had quorum, so it hands over): only then may the
+  // singleton land on a returning member.
+  const majorityFlapped = sim.events.some((e) => e.at >= healAt && e.observer >= 2 && e.type === 'quorum-lost');
+  t.ok(majorityFlapped || !['n0', 'n1'].includes(hostBeforeLeave), `the returning members took the singleton only if the majority came back up too (hosts ${hosts.join(', ')})`);
   t.equal(maxInstances, 1, 'never two instances at once, at any step of virtual time');
 
   // A graceful leave of the host: hand-over, and the others see leaving → exiting → removed, not a failure.

@@ -69,6 +69,12 @@ t.test('lifecycle: events for each transition', async (t) => {
     ['forgotten after a down: nothing more', c('down', false), undefined, []],
     ['forgotten while up: removed', c('up', false), undefined, ['member-removed']],
     ['no change', c('up'), c('up'), []],
+    ['came back up (a new up time): updated', c('up'), { ...c('up'), upSince: 2 }, ['member-updated']],
+    ['stops hosting: updated', c('up'), { ...c('up'), hosting: false }, ['member-updated']],
+    ['new roles: updated', c('up'), { ...c('up'), roles: ['x'] }, ['member-updated']],
+    ['a new up time while turning unreachable: both', c('up'), { ...c('up', false), upSince: 2 }, ['member-updated', 'unreachable']],
+    ['joining → up with an up time: member-up only', { ...c('joining'), upSince: 0 }, c('up'), ['member-up']],
+    ['down with a new up time: down, not updated', c('down', false), { ...c('down', false), upSince: 2 }, []],
   ];
   for (const [name, prev, next, types] of cases) t.same(lifecycleEvents(prev, next).map((e) => e.type), types, name);
 });
