@@ -22,6 +22,7 @@ import {
   type CrdtInit,
   type CrdtReply,
   type CrdtStateAction,
+  type CrdtStreamCancelledResponse,
   type CrdtStreamedMessage,
   type CrdtStreamOut,
   type StreamCancelled,
@@ -38,7 +39,7 @@ import {
   type WriteConsistency,
 } from './context.js';
 import type { CrdtEntity } from './entity.js';
-import { crdtForDelta, crdtFromDelta, deltaContext } from './factory.js';
+import { crdtFromDelta, deltaContext } from './factory.js';
 import type { CrdtState, DeltaContext } from './state.js';
 
 /** A streamed call kept open. */
@@ -67,11 +68,7 @@ export class CrdtInstance<S extends CrdtState> {
     if (init.delta) this.setState(crdtFromDelta(init.delta, this.#deltaContext) as S);
   }
 
-  /** The streamed calls kept open, by command id. */
-  get openCalls(): number[] {
-    return [...this.#subscriptions.keys()];
-  }
-
+  /** Sets the state object (from the proxy, `ctx.state = …`, a rollback) and tells the entity's observer. */
   setState(state: CrdtState): void {
     this.state = state as S;
     this.entity.options.onStateSet?.(this.state, this.entityId);
@@ -125,8 +122,8 @@ export class CrdtInstance<S extends CrdtState> {
 
   /** Applies a change replicated from another node. */
   async delta(delta: CrdtDelta): Promise<CrdtStreamOut[]> {
-    if (!this.state) this.setState(crdtForDelta(delta));
-    this.state!.applyDelta(delta, this.#deltaContext);
+    if (this.state) this.state.applyDelta(delta, this.#deltaContext);
+    else this.setState(crdtFromDelta(delta, this.#deltaContext));
     return this.#changed();
   }
 
@@ -141,7 +138,7 @@ export class CrdtInstance<S extends CrdtState> {
     const commandId = int64ToNumber(cancelled.id);
     const subscription = this.#subscriptions.get(commandId);
     this.#subscriptions.delete(commandId);
-    const response = { command_id: commandId, side_effects: [] as CrdtReply['side_effects'], state_action: undefined as CrdtStateAction | undefined };
+    const response: CrdtStreamCancelledResponse = { command_id: commandId, side_effects: [] };
     if (subscription?.onStreamCancel) {
       const before = this.state;
       const snapshot = this.#snapshot();
@@ -149,7 +146,8 @@ export class CrdtInstance<S extends CrdtState> {
       try {
         await subscription.onStreamCancel(this.state, ctx);
         response.side_effects = ctx.sideEffects;
-        response.state_action = this.#stateAction(ctx.deleted, ctx.writeConsistency);
+        const stateAction = this.#stateAction(ctx.deleted, ctx.writeConsistency);
+        if (stateAction) response.state_action = stateAction;
         if (ctx.deleted) this.#deleted();
       } catch (error) {
         this.#rollback(before, snapshot);
@@ -157,7 +155,7 @@ export class CrdtInstance<S extends CrdtState> {
         // A failed cancellation handler changes nothing; there is no client left to tell.
       }
     }
-    const out: CrdtStreamOut[] = [{ stream_cancelled_response: response.state_action ? response : { command_id: commandId, side_effects: response.side_effects } }];
+    const out: CrdtStreamOut[] = [{ stream_cancelled_response: response }];
     if (response.state_action?.update) out.push(...(await this.#changed()));
     return out;
   }
