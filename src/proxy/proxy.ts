@@ -118,7 +118,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       client,
       replicator,
       voters: () => cluster.members().filter((m) => m.state === 'up').map((m) => m.id),
-      settings: { passivationTimeoutMs: config.passivationTimeoutMs },
+      settings: { passivationTimeoutMs: config.passivationTimeoutMs, relayTimeoutMs: config.relayTimeoutMs },
       logger: logger.child({ part: 'crdt-entities' }),
     });
     const membersChanged = () => crdt.membersChanged();

@@ -23,7 +23,7 @@
  * reason to the user function; the manager starts a fresh instance for the next command.
  */
 import { describeError, hasCode } from '../../core/index.js';
-import type { Logger, Scheduler } from '../../core/index.js';
+import type { Cancellable, Logger, Scheduler } from '../../core/index.js';
 import { Vote } from '../../crdt/index.js';
 import type { AnyCrdt, Change, Consistency, Replicator } from '../../crdt/index.js';
 import { int64ToNumber } from '../../protocol/index.js';
@@ -54,6 +54,8 @@ export interface CrdtEntityOptions {
   readonly readTimeoutMs: number;
   /** Majority and all writes fail after this long, ms. */
   readonly writeTimeoutMs: number;
+  /** A command (or a streamed command's first reply) the user function has not answered within this long crashes the entity, ms. */
+  readonly relayTimeoutMs: number;
   /** After a half-close, how long the user function has to end its side before the stream is cancelled, ms (default 10,000). */
   readonly closeGraceMs?: number;
   /** `EntityDiscovery.reportError`; must not throw. */
@@ -73,6 +75,7 @@ interface Pending {
   readonly sink?: Channel<UserFunctionReply>;
   /** The client of a streamed command went away before its first reply. */
   cancelled?: boolean;
+  timer?: Cancellable;
 }
 
 const consistencies: readonly Consistency[] = ['local', 'majority', 'all'];
@@ -180,6 +183,9 @@ export class CrdtEntity {
     const id = ++this.nextId;
     this.pending.set(id, p);
     this.busy++;
+    p.timer = this.o.scheduler.schedule(this.o.relayTimeoutMs, () => {
+      if (this.pending.get(id) === p) this.crash(`no answer to command ${id} (${name}) within ${this.o.relayTimeoutMs} ms`);
+    });
     this.stream!.send({ command: { entity_id: this.o.entityId, id, name, payload, streamed: p.sink !== undefined } });
     return id;
   }
@@ -231,6 +237,7 @@ export class CrdtEntity {
     if (!p) return this.crash(`Received reply for entity id ${this.o.entityId} for unknown command ${id}`);
     if (!p.sink && reply.streamed) return this.crash(`Streamed reply to non streamed command ${id}`);
     this.pending.delete(id);
+    p.timer?.cancel();
     const answer: UserFunctionReply = { client_action: reply.client_action, side_effects: reply.side_effects ?? [] };
     const keepOpen = p.sink !== undefined && reply.streamed === true && this.mode === 'running';
     if (keepOpen) {
@@ -395,7 +402,10 @@ export class CrdtEntity {
     }
     if (error?.code === UserFunctionErrorCode.Unavailable) {
       // Nothing the user function did wrong: the commands fail UNAVAILABLE, the next one starts afresh.
-      for (const p of this.pending.values()) p.reject(error);
+      for (const p of this.pending.values()) {
+        p.timer?.cancel();
+        p.reject(error);
+      }
       this.pending.clear();
       this.halt(false);
       return;
@@ -432,6 +442,7 @@ export class CrdtEntity {
 
   private failOutstanding(reply: UserFunctionReply): void {
     for (const p of this.pending.values()) {
+      p.timer?.cancel();
       p.resolve(reply);
       p.sink?.end();
     }

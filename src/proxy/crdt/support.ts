@@ -32,11 +32,13 @@ export interface CrdtSettings {
   readonly readTimeoutMs: number;
   /** Majority and all writes, ms (default 5,000, as the reference proxy). */
   readonly writeTimeoutMs: number;
+  /** How long a command may wait for the user function's reply before the entity crashes, ms (default 60,000). */
+  readonly relayTimeoutMs: number;
   /** After a half-close, how long the user function has to end its side, ms (default 10,000). */
   readonly closeGraceMs: number;
 }
 
-export const defaultCrdtSettings: CrdtSettings = { passivationTimeoutMs: 30_000, readTimeoutMs: 3_000, writeTimeoutMs: 5_000, closeGraceMs: 10_000 };
+export const defaultCrdtSettings: CrdtSettings = { passivationTimeoutMs: 30_000, readTimeoutMs: 3_000, writeTimeoutMs: 5_000, relayTimeoutMs: 60_000, closeGraceMs: 10_000 };
 
 export interface CrdtSupportOptions {
   readonly model: ProxyModel;
@@ -152,6 +154,7 @@ export class CrdtSupport {
       logger: this.log,
       readTimeoutMs: this.settings.readTimeoutMs,
       writeTimeoutMs: this.settings.writeTimeoutMs,
+      relayTimeoutMs: this.settings.relayTimeoutMs,
       closeGraceMs: this.settings.closeGraceMs,
       reportError: (message) => this.reportError(message),
       detached: (reply) => this.detached(reply, service),

@@ -253,3 +253,21 @@ t.test('incompatible deltas and protocol errors crash the entity and are reporte
   t.match(await node.uf.reported.next(), /cannot switch off a Flag/);
   t.ok(node.replicator.getLocal<PNCounter>('crdt-f'), 'the flag stays as it was');
 });
+
+t.test('a command the user function does not answer within the relay timeout crashes the entity', async (t) => {
+  const node = await startCrdtNode(t, { settings: { relayTimeoutMs: 200 } });
+  const call = node.call('/c.Crdt/Cmd', 'slow');
+  const conn = await node.streams.next();
+  await conn.expect();
+  t.same(await conn.expect(), command('slow', 1));
+  t.equal(failureOf(await call), ENTITY_TERMINATING, 'the command fails');
+  t.match(await node.uf.reported.next(), /no answer to command 1 \(Cmd\) within 200 ms/, 'reported');
+  t.equal(await conn.closed, 'end', 'the stream is closed');
+  conn.end();
+  const next = node.call('/c.Crdt/Cmd', 'slow');
+  const conn2 = await node.streams.next();
+  await conn2.expect();
+  await conn2.expect();
+  conn2.send(replyTo(1, 'quick'));
+  t.equal(msgText(await next), 'quick', 'the next command gets a new instance');
+});
