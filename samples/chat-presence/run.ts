@@ -85,11 +85,56 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts proxy `id` with its user function; resolves once the proxy logs `serving`. */
-async function startNode(id: number, seeds: string[], onOutput?: ChatPresenceOptions['onOutput']): Promise<ProxyNode> {
+/**
+ * Resolves the first output line of `watched` for which `pick` returns a value; rejects when one
+ * of `children` exits first or after READY_TIMEOUT_MS, with the output so far.
+ */
+function waitForLine<T>(
+  what: string,
+  subscribe: (onLine: (line: string) => void) => () => void,
+  children: ChildProcess[],
+  output: () => string,
+  pick: (line: string) => T | undefined,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const exited = (code: number | null, signal: string | null) => done(new Error(`a process exited (${code ?? signal}) before ${what}:\n${output()}`));
+    const timer = setTimeout(() => done(new Error(`no ${what} within ${READY_TIMEOUT_MS} ms:\n${output()}`)), READY_TIMEOUT_MS);
+    const unsubscribe = subscribe((line) => {
+      const value = pick(line);
+      if (value !== undefined) done(undefined, value);
+    });
+    for (const child of children) child.once('exit', exited);
+    function done(error: Error | undefined, value?: T) {
+      clearTimeout(timer);
+      unsubscribe();
+      for (const child of children) child.off('exit', exited);
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+  });
+}
+
+/** The JSON log entry of `line` when its message is `msg`. */
+function logEntry(line: string, msg: string): Record<string, unknown> | undefined {
+  if (!line.includes(`"${msg}"`)) return undefined;
+  try {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    return entry.msg === msg ? entry : undefined;
+  } catch {
+    return undefined; // not a log line
+  }
+}
+
+/**
+ * Starts node `id`: its user function, then (once that listens, so discovery needs no retry)
+ * its proxy on cluster port `clusterPort` with `seeds`. Resolves once the proxy logs `serving`.
+ */
+async function startNode(id: number, clusterPort: number, seeds: string[], onOutput?: ChatPresenceOptions['onOutput']): Promise<ProxyNode> {
   const ufPort = await freePort();
   let output = '';
-  const collect = (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void) => {
+  const listeners = new Set<(line: string) => void>();
+  const subscribe = (listener: (line: string) => void) => (listeners.add(listener), () => void listeners.delete(listener));
+  const collect = (stream: NodeJS.ReadableStream | null) => {
     let buffered = '';
     stream?.on('data', (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-LOG_TAIL);
@@ -98,7 +143,7 @@ async function startNode(id: number, seeds: string[], onOutput?: ChatPresenceOpt
       buffered = lines.pop()!;
       for (const line of lines) {
         onOutput?.(id, line);
-        onLine(line);
+        for (const listener of [...listeners]) listener(line);
       }
     });
   };
@@ -107,51 +152,44 @@ async function startNode(id: number, seeds: string[], onOutput?: ChatPresenceOpt
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORT: String(ufPort) },
   }));
-  collect(userFunction.stdout, () => {});
-  collect(userFunction.stderr, () => {});
-  const args = [proxyBin, '--store', 'memory', '--cluster-preset', 'local', '--cluster-port', '0', '--http-port', '0', '--user-function-port', String(ufPort)];
-  if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-  const proxy = track(spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } }));
-  const exitHandlers: Array<[ChildProcess, (code: number | null, signal: string | null) => void]> = [];
+  collect(userFunction.stdout);
+  collect(userFunction.stderr);
+  let proxy: ChildProcess | undefined;
   try {
-    const serving = await new Promise<{ httpPort: number; clusterAddress: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`proxy node ${id} not serving within ${READY_TIMEOUT_MS} ms:\n${output}`)), READY_TIMEOUT_MS);
-      const exited = (what: string) => (code: number | null, signal: string | null) => {
-        clearTimeout(timer);
-        reject(new Error(`${what} of node ${id} exited (${code ?? signal}) before the proxy served:\n${output}`));
-      };
-      exitHandlers.push([proxy, exited('the proxy')], [userFunction, exited('the user function')]);
-      for (const [child, handler] of exitHandlers) child.once('exit', handler);
-      const onLine = (line: string) => {
-        if (!line.includes('"serving"')) return;
-        try {
-          const entry = JSON.parse(line) as { msg?: string; httpPort?: number; clusterAddress?: string };
-          if (entry.msg === 'serving' && entry.httpPort && entry.clusterAddress) {
-            clearTimeout(timer);
-            resolve({ httpPort: entry.httpPort, clusterAddress: entry.clusterAddress });
-          }
-        } catch {
-          // not a log line
-        }
-      };
-      collect(proxy.stdout, onLine);
-      collect(proxy.stderr, onLine);
+    await waitForLine(`the user function of node ${id} listening`, subscribe, [userFunction], () => output, (line) => logEntry(line, 'user function listening'));
+    const args = [proxyBin, '--store', 'memory', '--cluster-preset', 'local', '--cluster-port', String(clusterPort), '--http-port', '0', '--user-function-port', String(ufPort)];
+    if (seeds.length > 0) args.push('--seeds', seeds.join(','));
+    proxy = track(spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } }));
+    collect(proxy.stdout);
+    collect(proxy.stderr);
+    const serving = await waitForLine(`proxy node ${id} serving`, subscribe, [userFunction, proxy], () => output, (line) => {
+      const entry = logEntry(line, 'serving');
+      return entry && typeof entry.httpPort === 'number' && typeof entry.clusterAddress === 'string'
+        ? { httpPort: entry.httpPort, clusterAddress: entry.clusterAddress }
+        : undefined;
     });
-    for (const [child, handler] of exitHandlers) child.off('exit', handler);
     return { id, url: `http://127.0.0.1:${serving.httpPort}`, clusterAddress: serving.clusterAddress, proxy, userFunction, log: () => output };
   } catch (error) {
-    await Promise.all([stopChild(proxy), stopChild(userFunction)]);
+    await Promise.all([proxy && stopChild(proxy), stopChild(userFunction)]);
     throw error;
   }
 }
 
-/** Starts two proxies in one cluster, each with a presence user function, and the gateway. */
+/**
+ * Starts two proxies in one cluster, each with a presence user function, and the gateway. Both
+ * nodes start at once: node 1's cluster port is chosen here so node 2 can name it as its seed.
+ */
 export async function startChatPresence(options: ChatPresenceOptions = {}): Promise<ChatPresence> {
-  const nodes: ProxyNode[] = [];
+  const seedPort = await freePort();
+  const started = await Promise.allSettled([
+    startNode(1, seedPort, [], options.onOutput),
+    startNode(2, 0, [`127.0.0.1:${seedPort}`], options.onOutput),
+  ]);
+  const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stopNodes = () => Promise.all(nodes.map((node) => Promise.all([stopChild(node.proxy), stopChild(node.userFunction)])));
   try {
-    nodes.push(await startNode(1, [], options.onOutput));
-    nodes.push(await startNode(2, [nodes[0]!.clusterAddress], options.onOutput));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     const gateway = await startGateway({
       nodes: nodes.map((node) => node.url),
       port: options.gatewayPort ?? 0,

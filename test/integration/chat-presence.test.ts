@@ -27,18 +27,7 @@ async function expectStatus(page: Page, chat: ChatPresence, viewer: string, user
 t.test('alice on node 1 and bob on node 2 see each other come online and alice go offline, in a real browser', async (t) => {
   const browser = await launchBrowser();
   t.teardown(() => browser.close());
-  let chat: ChatPresence;
-  try {
-    chat = await startChatPresence({ retryMs: 500 });
-  } catch (error) {
-    // Until the proxy serves CRDT entities, discovery rejects the presence function: say so.
-    const message = (error as Error).message;
-    if (/CRDT entities \(cloudstate\.crdt\.Crdt\), which this proxy does not support/.test(message)) {
-      t.skip('this proxy does not serve CRDT entities yet (discovery rejected the presence function\'s cloudstate.crdt.Crdt entity)');
-      return;
-    }
-    throw error;
-  }
+  const chat = await startChatPresence({ retryMs: 500 });
   t.teardown(() => chat.stop());
 
   const { page, errors } = await openPage(browser, chat.url);
