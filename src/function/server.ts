@@ -201,15 +201,18 @@ export class CloudstateServer {
 
 /**
  * What the reference proxy rejects at discovery in a stateful entity (a method without an
- * `(cloudstate.entity_key)` field, a streamed method), said early and plainly. Only warnings:
+ * `(cloudstate.entity_key)` field, a streamed method; for CRDT entities a client-streaming one),
+ * said early and plainly. Only warnings:
  * serving such a function is how a proxy's discovery errors get tested.
  */
 function proxyWillReject(entity: Entity): string[] {
-  if (!(entity instanceof EventSourcedEntity) && !(entity instanceof ValueEntity)) return [];
+  const crdt = entity instanceof CrdtEntity;
+  if (!(entity instanceof EventSourcedEntity) && !(entity instanceof ValueEntity) && !crdt) return [];
   const problems: string[] = [];
   for (const method of entity.service.methodsArray) {
     const where = `${entity.serviceName}.${method.name}`;
-    if (method.requestStream || method.responseStream) problems.push(`${where} is streamed: the proxy rejects streamed methods on ${entity.entityType}`);
+    // CRDT entities serve server-streaming methods (streamed commands), not client streaming.
+    if (method.requestStream || (method.responseStream && !crdt)) problems.push(`${where} is streamed: the proxy rejects ${crdt ? 'client-streaming' : 'streamed'} methods on ${entity.entityType}`);
     const keys = method.resolvedRequestType?.fieldsArray.filter(
       (field) => field.options?.['(cloudstate.entity_key)'] === true || field.options?.['(cloudstate.legacy_entity_key)'] === true,
     );

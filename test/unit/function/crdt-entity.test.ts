@@ -3,11 +3,14 @@
 // failed command, streamed calls kept open (messages after local and replicated changes, end of
 // stream, cancellation with its state update and side effects), and the stream failures (a state
 // replaced, an incompatible delta, a message before init), plus the entity's observers.
+import { join } from 'node:path';
+import pino from 'pino';
 import t, { type Test } from 'tap';
-import { CrdtEntity, PNCounter, type CrdtCommandContext } from '../../../src/function/index.js';
+import { CloudstateServer, CrdtEntity, PNCounter, type CrdtCommandContext } from '../../../src/function/index.js';
 import { tckProtoDir } from '../../tck/support/codec.js';
 import { anyOf, decodeAny, openHandle, protocolClient, startServer, type Plain } from './protocol-client.js';
 
+const fixtures = join(import.meta.dirname, 'fixtures');
 const PKG = 'cloudstate.tck.model.crdt';
 const SERVICE = `${PKG}.CrdtTckModel`;
 
@@ -164,4 +167,15 @@ t.test('discovery: the CRDT entity type, and the Crdt protocol service served', 
     () => new CrdtEntity({ serviceName: SERVICE, protoFiles: ['cloudstate/tck/model/crdt.proto'], includeDirs: [tckProtoDir], commandHandlers: { Nope: () => ({}) } }),
     /matches no method/,
   );
+});
+
+t.test('the server warns of what the proxy rejects in a CRDT entity: client streaming, no entity key; not server streaming', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+  const entity = new CrdtEntity({ serviceName: 'fixture.model.Actions', protoFiles: ['model.proto'], includeDirs: [fixtures], commandHandlers: {} });
+  new CloudstateServer({ entities: [entity], logger });
+  const warnings = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  t.ok(warnings.some((w) => /Actions\.In is streamed: the proxy rejects client-streaming methods/.test(w)), 'client streaming');
+  t.notOk(warnings.some((w) => /Actions\.Out is streamed/.test(w)), 'server streaming is fine for CRDT entities');
+  t.ok(warnings.some((w) => /Actions\.Out: its input .* has no \(cloudstate\.entity_key\)/.test(w)), 'the missing entity key');
 });
