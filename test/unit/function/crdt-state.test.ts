@@ -2,6 +2,7 @@
 // the same value; its whole value as a delta rebuilds it; the folding rules of the protocol's
 // deltas (an ORSet remove of an element added since the last reply forgets the add, a clear
 // drops what came before, …); incompatible deltas are refused.
+import fc from 'fast-check';
 import t from 'tap';
 import { AnySupport, CrdtState, Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote, Clock } from '../../../src/function/index.js';
 import { crdtForDelta, crdtFromDelta, deltaContext } from '../../../src/function/crdt/factory.js';
@@ -180,4 +181,54 @@ t.test('ORMap: values are CRDTs made on demand; added entries carry their whole 
 t.test('an incompatible delta is refused; an empty delta names no type', async (t) => {
   t.throws(() => (new GCounter() as CrdtState).applyDelta({ pncounter: { change: 1 } }, context), /a pncounter delta for a gcounter/);
   t.throws(() => crdtForDelta({}), /no CRDT type/);
+});
+
+// Any sequence of local changes, sent as deltas reply after reply, leaves the other replica
+// with the same value (the folding rules never lose or invent a change).
+const element = fc.constantFrom('a', 'b', 'c', 'd');
+const setOp = fc.oneof(
+  fc.record({ op: fc.constant('add' as const), e: element }),
+  fc.record({ op: fc.constant('delete' as const), e: element }),
+  fc.record({ op: fc.constant('clear' as const), e: element }),
+  fc.record({ op: fc.constant('reply' as const), e: element }),
+);
+
+t.test('property: ORSet deltas reproduce the local value on another replica', async (t) => {
+  fc.assert(
+    fc.property(fc.array(setOp, { maxLength: 40 }), (ops) => {
+      const a = new ORSet<string>();
+      const b = new ORSet<string>();
+      for (const { op, e } of ops) {
+        if (op === 'add') a.add(e);
+        else if (op === 'delete') a.delete(e);
+        else if (op === 'clear') a.clear();
+        else replicate(a, b);
+      }
+      replicate(a, b);
+      return JSON.stringify(b.values().sort()) === JSON.stringify(a.values().sort()) && JSON.stringify(rebuilt(a).values().sort()) === JSON.stringify(a.values().sort());
+    }),
+  );
+  t.pass('held for every generated sequence');
+});
+
+t.test('property: ORMap of PNCounters, deltas reproduce the local value on another replica', async (t) => {
+  const mapOp = fc.oneof(setOp, fc.record({ op: fc.constant('inc' as const), e: element, by: fc.integer({ min: -5, max: 5 }) }));
+  const valueOf = (m: ORMap<string>) => JSON.stringify(m.entries().map(([k, v]) => [k, (v as PNCounter).value]).sort());
+  fc.assert(
+    fc.property(fc.array(mapOp, { maxLength: 40 }), (ops) => {
+      const a = new ORMap<string>();
+      const b = new ORMap<string>();
+      for (const step of ops) {
+        const { op, e } = step;
+        if (op === 'add') a.getOrCreate(e, () => new PNCounter());
+        else if (op === 'inc') a.getOrCreate(e, () => new PNCounter()).increment((step as { by: number }).by);
+        else if (op === 'delete') a.delete(e);
+        else if (op === 'clear') a.clear();
+        else replicate(a, b);
+      }
+      replicate(a, b);
+      return valueOf(b) === valueOf(a) && valueOf(rebuilt(a)) === valueOf(a);
+    }),
+  );
+  t.pass('held for every generated sequence');
 });
