@@ -12,9 +12,9 @@ export function chromiumCandidates(env: NodeJS.ProcessEnv = process.env): string
   return [env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((p): p is string => p !== undefined && p !== '');
 }
 
-/** The first executable Chromium of `chromiumCandidates`, or undefined. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return chromiumCandidates(env).find((path) => {
+/** The first executable of `candidates`, or undefined. */
+export function findChromium(candidates: string[] = chromiumCandidates()): string | undefined {
+  return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);
       return true;
@@ -24,12 +24,12 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
   });
 }
 
-/** Launches headless Chromium; throws with the way to install it when there is none. */
-export async function launchBrowser(): Promise<Browser> {
-  const executablePath = findChromium();
+/** Launches headless Chromium (the first of `candidates`); throws with the way to install it when there is none. */
+export async function launchBrowser(candidates: string[] = chromiumCandidates()): Promise<Browser> {
+  const executablePath = findChromium(candidates);
   if (executablePath === undefined) {
     throw new Error(
-      `no Chromium for the browser tests (looked at ${chromiumCandidates().join(', ')}). ` +
+      `no Chromium for the browser tests (looked at ${candidates.join(', ')}). ` +
         "Install Debian's chromium package: `npm test` does it when run as root (scripts/system-deps.sh), " +
         'or run `apt-get install chromium` as root, or set CHROMIUM_PATH to a Chromium binary.',
     );
