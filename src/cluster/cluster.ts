@@ -74,7 +74,7 @@ export type ClusterEvents = ViewEvents & {
   membership: [event: MembershipEvent];
   /** This node must stop hosting singletons and shards (lost quorum, or declared dead by others). */
   'hosting-paused': [];
-  /** It may host again (quorum back, and it announced a fresh up time). */
+  /** It may host (again): it is up with quorum and every reachable member knows its (fresh) up time. Also once after joining. */
   'hosting-resumed': [];
 };
 
@@ -85,6 +85,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly leaveHooks = new Set<() => Promise<void>>();
   private readonly singletons = new Set<ClusterSingleton<never, unknown>>();
   private readonly rejoinTimer: Cancellable;
+  /** How often `rejoinLost` tries (and how long one try waits), ms. */
+  private readonly rejoinMs: number;
   private rejoining = false;
   /** Joined once (the seeds answered, or this node formed the cluster). */
   private isUp = false;
@@ -132,8 +134,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.pauseHosting();
       this.comeBackUp();
     });
-    const rejoinMs = Math.min(env.config.pushPullIntervalMs, 5 * env.config.probeIntervalMs);
-    this.rejoinTimer = env.scheduler.scheduleRepeatedly(rejoinMs, rejoinMs, () => void this.rejoinLost());
+    this.rejoinMs = Math.min(env.config.pushPullIntervalMs, 5 * env.config.probeIntervalMs);
+    this.rejoinTimer = env.scheduler.scheduleRepeatedly(this.rejoinMs, this.rejoinMs, () => void this.rejoinLost());
     this.joined = this.joinSeeds().then(() => {
       this.isUp = true;
       if (this.stopped) return;
@@ -189,8 +191,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * Whether this node may host singletons and shards now: it is up, has quorum, and has not
-   * been declared dead since it last announced itself up. `hosting-paused` and
+   * Whether this node may host singletons and shards now: it is up, has quorum, has not been
+   * declared dead since it last announced itself up, and the members it reaches know that up
+   * time (one state exchange after joining or coming back). `hosting-paused` and
    * `hosting-resumed` report the changes; whatever a node hosts must stop on a pause.
    */
   get canHost(): boolean {
@@ -350,17 +353,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
   }
 
-  /** While members of the reference set are unreachable, tries to exchange state with them (heals partitions SWIM gave up on). */
+  /**
+   * While members of the reference set are unreachable, tries to exchange state with them
+   * (heals partitions SWIM gave up on: it probes no member it holds dead). Each attempt gives
+   * up by the next one, so a member that is back is reached within about `rejoinMs`, well
+   * before this side's downing policy would down it: one that is reached learns it was held
+   * dead and refutes (and hands over, see `declared-dead`), and so is not downed.
+   */
   private async rejoinLost(): Promise<void> {
     if (this.stopped || this.rejoining || !this.isUp) return;
     const lost = this.view.unreachableReference().filter((m) => this.node.member(m.id)?.status !== 'suspect');
     if (lost.length === 0) return;
     this.rejoining = true;
     try {
-      await this.node.join(lost.map((m) => m.address));
-      this.env.log.info({ reached: lost.map((m) => m.id) }, 'reached members believed lost');
-    } catch (err) {
-      this.env.log.debug({ err: describeError(err) }, 'lost members still unreachable');
+      const reached = await this.node.exchangeWith(lost.map((m) => m.address), this.rejoinMs);
+      if (reached > 0) this.env.log.info({ lost: lost.map((m) => m.id), reached }, 'reached members believed lost');
+      else this.env.log.debug({ lost: lost.map((m) => m.id) }, 'lost members still unreachable');
     } finally {
       this.rejoining = false;
     }

@@ -143,9 +143,9 @@ export class SwimNode {
    * Exchanges full state with each address (both sides merge what the other knows); resolves
    * to how many answered. Never rejects: a member that does not answer is SWIM's business.
    */
-  async exchangeWith(addresses: readonly string[]): Promise<number> {
+  async exchangeWith(addresses: readonly string[], timeoutMs = this.o.config.exchangeTimeoutMs): Promise<number> {
     const others = addresses.filter((a) => a !== this.o.transport.address);
-    return (await Promise.allSettled(others.map((a) => this.pushPull(a, false)))).filter((r) => r.status === 'fulfilled').length;
+    return (await Promise.allSettled(others.map((a) => this.pushPull(a, false, timeoutMs)))).filter((r) => r.status === 'fulfilled').length;
   }
 
   /** Announces a graceful leave, gives the news `waitMs` to spread, then stops. */
@@ -365,8 +365,8 @@ export class SwimNode {
     if (declaredDead) this.events.emit('declared-dead');
   }
 
-  private async pushPull(address: string, join: boolean): Promise<void> {
-    const answer = await this.o.transport.exchange(address, encodePushPull(this.state(join)), this.o.config.exchangeTimeoutMs);
+  private async pushPull(address: string, join: boolean, timeoutMs = this.o.config.exchangeTimeoutMs): Promise<void> {
+    const answer = await this.o.transport.exchange(address, encodePushPull(this.state(join)), timeoutMs);
     const remote = decodePushPull(answer);
     if (!remote) {
       this.stats.malformed++;
