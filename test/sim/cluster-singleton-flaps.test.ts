@@ -1,12 +1,14 @@
-// A cluster singleton across brief quorum flaps (simulation): two and three members on the
+// A cluster singleton across brief quorum flaps (simulation): two to four members on the
 // in-memory network, virtual time. One member is paused (a starved process) or cut off for a
 // few hundred ms, twice in quick succession, sometimes while its singleton is still stopping
-// (hand-over) and its `hosting: false` announcement is pending. After the network is whole
+// (hand-over) and its `hosting: false` announcement is pending; the oldest member has the
+// lowest address or the highest (keep-majority breaks a tie for the lowest). After the network is whole
 // again, within a bounded time, exactly one member hosts the singleton and every member
 // agrees where it is; at no step of virtual time do two instances run.
 //
 // SIM_FLAP_CASES=n runs n random cases instead of the default set (exploration), SIM_SEED moves
-// the seed, SIM_FLAP_CASE='{…}' replays one case as printed, SIM_LOG=info logs what the nodes do.
+// the seed, SIM_FLAP_NODES the most members (default 4), SIM_FLAP_CASE='{…}' replays one case
+// as printed, SIM_LOG=info logs what the nodes do.
 import t from 'tap';
 import { pino } from 'pino';
 import { Cluster } from '../../src/cluster/index.js';
@@ -193,7 +195,7 @@ function cases(): Case[] {
   const out: Case[] = [];
   if (explore > 0) {
     for (let k = 0; k < explore; k++) {
-      const nodes = 2 + pick.int(3);
+      const nodes = 2 + pick.int(Number(process.env.SIM_FLAP_NODES ?? 4) - 1);
       out.push({
         seed: base + k,
         nodes,
