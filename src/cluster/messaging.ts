@@ -19,6 +19,7 @@
  */
 import { CloudstateError, describeError, silentLogger } from '../core/index.js';
 import type { Cancellable, Clock, Logger, Scheduler } from '../core/index.js';
+
 import {
   OutboundQueue,
   decodeFrame,
@@ -29,6 +30,9 @@ import {
   messageBytes,
   reconnectBackoffMs,
 } from './messaging-codec.js';
+
+/** The reason a receiver gives when it refuses a member it has forgotten (the sender matches it). */
+const goneReason = (memberId: string) => `${memberId} is gone`;
 import type { OutboundMessage } from './messaging-codec.js';
 import type { Stream, StreamHandler, Transport } from './transport.js';
 
@@ -354,7 +358,14 @@ export class Messenger {
   private onReply(link: Link, stream: Stream, frame: Uint8Array): void {
     const decoded = decodeFrame(frame);
     if (decoded?.kind === 'refused') {
-      this.log.info({ peer: link.peer.id, reason: decoded.reason }, 'peer refused the connection: it is gone');
+      if (decoded.reason === goneReason(this.o.selfId)) {
+        // The peer still holds *us* as gone (it downed us during a partition and has not seen us
+        // come back yet). It is not gone to us: drop what was queued and try again on the next
+        // send, by which time its view may have taken us back (member-joining revives us there).
+        this.log.info({ peer: link.peer.id }, 'peer refused the connection: it still holds this member as gone');
+        return this.retire(link, new CloudstateError('ERR_CLUSTER_PEER_REFUSED', `member ${link.peer.id} refused this member (it holds it as gone)`));
+      }
+      this.log.info({ peer: link.peer.id, reason: decoded.reason }, 'peer refused the connection: another member is at its address');
       return this.forget(link.peer.id);
     }
     this.stats.malformed++;
@@ -392,7 +403,7 @@ export class Messenger {
         if (toId !== this.o.selfId || this.gone.has(fromId)) {
           this.stats.refused++;
           this.log.info({ remote: stream.remote, fromId, toId }, 'refused a connection meant for another member, or from a forgotten one');
-          stream.write(encodeRefused(toId !== this.o.selfId ? `this is ${this.o.selfId}, not ${toId}` : `${fromId} is gone`));
+          stream.write(encodeRefused(toId !== this.o.selfId ? `this is ${this.o.selfId}, not ${toId}` : goneReason(fromId)));
           return stream.close();
         }
         // A newer connection from the same member replaces any older one, so that mail still

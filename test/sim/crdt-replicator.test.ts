@@ -250,12 +250,11 @@ t.test('write and read consistency: majority and all succeed when reachable, tim
   sim.network.heal();
   const healed = await sim.until(() => sim.allUp() && sim.agree('c') && (n0.getLocal('c') as GCounter).value === 5, 60_000);
   t.ok(healed !== undefined, `after healing every member has all five increments, the timed-out ones included (${healed} ms)`);
-  // Known gap in cluster messaging (src/cluster/messaging.ts): a member that was downed by the
-  // majority and came back is refused by it once, then forgets it ('refused' → forget) and
-  // refuses it in turn, so the two sides cannot message each other directly after the heal;
-  // the data still converges through gossip via members that kept talking (asserted above).
+  // A member the majority downed and that came back is refused by it until the majority's view
+  // takes it back; the refused side must not forget the majority for that, or the two sides
+  // could never message each other directly again (and ALL would never complete).
   const afterHeal = await sim.settle(n0.update('c', GCounter.empty, inc(n0), { consistency: 'all', timeoutMs: 3000 }).then((c) => c.value, (e: unknown) => e));
-  t.equal(afterHeal, 6, 'ALL completes again once healed', { todo: 'cluster messaging: members refuse each other after a healed partition where one side was downed' });
+  t.equal(afterHeal, 6, 'ALL completes again once healed');
 });
 
 t.test('deletes stay deleted; subscribers see changes; removed members are pruned', async (t) => {
