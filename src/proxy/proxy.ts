@@ -84,7 +84,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     });
     cleanups.push(() => cluster.shutdown());
     // CRDT entities' state: one replicator per node, in memory (every node holds a copy).
-    const replicator = await Replicator.start({ cluster, logger: logger.child({ part: 'crdt' }) });
+    // CRDT state is kept in the store when it can hold it (LevelDB): a restarted node has it back.
+    const durableStore = storage.entryStore?.('crdt');
+    const replicator = await Replicator.start({ cluster, ...(durableStore ? { durableStore } : {}), logger: logger.child({ part: 'crdt' }) });
     cleanups.push(() => replicator.close());
     const sharding = new Sharding(cluster, {
       storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },

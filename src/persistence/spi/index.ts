@@ -7,4 +7,4 @@ export type { AtomicWrite, EventEnvelope, JournalCapabilities, JournalPlugin, Pe
 export type { KeyValueStore, StoredValue } from './key-value-store.js';
 export type { SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore } from './snapshot-store.js';
 export { matchesCriteria } from './snapshot-store.js';
-export type { StoragePlugin } from './storage-plugin.js';
+export type { EntryStore, StoragePlugin } from './storage-plugin.js';

@@ -1,35 +1,15 @@
-// The replicator's durable store over LevelDB: a node restarted on the same directory (a new
-// process, so a new member id) gets its keys back, deletes included, and keeps counting on top
-// of what it stored. The adapter is here because src/crdt may not import a driver; it belongs
-// with the LevelDB plugin (see the CRDT report), which owns `level` imports in src/.
+// The replicator's durable store over LevelDB, as the proxy uses it: the LevelDB storage
+// plugin's entry store (`StoragePlugin.entryStore`), in the same database as the journal. A node
+// restarted on the same directory (a new process, so a new member id) gets its keys back,
+// deletes included, and keeps counting on top of what it stored; namespaces do not mix.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Level } from 'level';
 import t from 'tap';
 import { Cluster, InMemoryNetwork } from '../../../src/cluster/index.js';
 import { ManualScheduler, SeededRandom } from '../../../src/core/index.js';
 import { GCounter, ORSet, Replicator } from '../../../src/crdt/index.js';
-import type { DurableStore } from '../../../src/crdt/index.js';
-
-/** A `DurableStore` on a LevelDB database (keys under a prefix, values as bytes). */
-async function levelDurableStore(directory: string, prefix = 'crdt!'): Promise<DurableStore> {
-  const db = new Level<string, Uint8Array>(directory, { keyEncoding: 'utf8', valueEncoding: 'view' });
-  await db.open();
-  return {
-    async load() {
-      const out: [string, Uint8Array][] = [];
-      for await (const [k, v] of db.iterator({ gte: prefix, lt: `${prefix}\xff` })) out.push([k.slice(prefix.length), v]);
-      return out;
-    },
-    async write(entries) {
-      const batch = db.batch();
-      for (const [k, v] of entries) batch.put(prefix + k, v);
-      await batch.write();
-    },
-    close: () => db.close(),
-  };
-}
+import { openStorage } from '../../../src/persistence/index.js';
 
 t.test('a restarted node keeps its CRDTs in LevelDB', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'crdt-durable-'));
@@ -39,8 +19,9 @@ t.test('a restarted node keeps its CRDTs in LevelDB', async (t) => {
   const start = async (incarnation: number) => {
     const address = `127.0.9.${incarnation}:7946`;
     const cluster = await Cluster.start({ id: `solo.${incarnation}`, seeds: [], preset: 'local', transport: network.transport(address), scheduler, clock: scheduler, random: new SeededRandom(incarnation) });
-    const replicator = await Replicator.start({ cluster, scheduler, clock: scheduler, random: new SeededRandom(incarnation), durableStore: await levelDurableStore(dir) });
-    return { cluster, replicator };
+    const storage = await openStorage({ kind: 'leveldb', directory: dir });
+    const replicator = await Replicator.start({ cluster, scheduler, clock: scheduler, random: new SeededRandom(incarnation), durableStore: storage.entryStore!('crdt') });
+    return { cluster, replicator, storage };
   };
 
   const first = await start(1);
@@ -51,11 +32,17 @@ t.test('a restarted node keeps its CRDTs in LevelDB', async (t) => {
   await first.replicator.delete('gone');
   await first.replicator.close();
   await first.cluster.shutdown();
+  const other = first.storage.entryStore!('other');
+  await other.write([['count', new Uint8Array([1, 2, 3])]]);
+  t.same([...(await other.load())], [['count', new Uint8Array([1, 2, 3])]], 'another namespace holds its own entries');
+  t.equal([...(await first.storage.entryStore!('crdt').load())].length, 3, 'and the replicator\'s three keys are in its own');
+  await first.storage.close();
 
   const second = await start(2);
   t.teardown(async () => {
     await second.replicator.close();
     await second.cluster.shutdown();
+    await second.storage.close();
   });
   const id2 = second.replicator.selfId;
   t.not(id2, id1, 'the restarted node is a new member');

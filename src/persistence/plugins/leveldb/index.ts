@@ -3,6 +3,7 @@
  * snapshots and values, so a single node keeps its state across restarts with no server.
  */
 import type { StoragePlugin } from '../../spi/index.js';
+import { keys } from './keys.js';
 import { openDb } from './db.js';
 import { LevelDbJournal } from './journal.js';
 import { LevelDbKeyValueStore, LevelDbSnapshotStore } from './stores.js';
@@ -27,6 +28,24 @@ export async function openLevelDbStorage(options: LevelDbStorageOptions): Promis
     journal,
     snapshotStore,
     keyValueStore,
+    entryStore: (namespace) => {
+      const range = keys.entryRange(namespace);
+      const prefixLength = range.gt.length;
+      return {
+        async load() {
+          const out: [string, Uint8Array][] = [];
+          for await (const [key, value] of db.iterator(range)) out.push([key.slice(prefixLength), value]);
+          return out;
+        },
+        async write(entries) {
+          const batch = db.batch();
+          for (const [key, value] of entries) batch.put(keys.entry(namespace, key), value);
+          await batch.write();
+        },
+        // The database belongs to the plugin; its close releases it.
+        close: async () => undefined,
+      };
+    },
     close() {
       closing ??= (async () => {
         await Promise.all([journal.close(), snapshotStore.close(), keyValueStore.close()]);

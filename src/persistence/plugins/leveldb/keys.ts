@@ -11,6 +11,7 @@
  *   m␀ordering                          the last global ordering number handed out
  *   s␀<len>␀<persistenceId>␀<seqNr>     snapshot record
  *   v␀<len>␀<key>                       key-value record
+ *   b␀<len>␀<namespace>␀<key>           entry of an entry store (StoragePlugin.entryStore)
  */
 
 const SEP = '\u0000';
@@ -28,6 +29,9 @@ export function parseSeqKey(s: string): number {
 const name = (s: string) => `${s.length}${SEP}${s}`;
 
 export const keys = {
+  /** An entry store's key, and the range of its namespace. */
+  entry: (namespace: string, key: string) => `b${SEP}${name(namespace)}${SEP}${key}`,
+  entryRange: (namespace: string) => ({ gt: `b${SEP}${name(namespace)}${SEP}`, lt: `b${SEP}${name(namespace)}${SEP}\uffff` }),
   event: (id: string, seqNr: number) => `e${SEP}${name(id)}${SEP}${seqKey(seqNr)}`,
   /** First and last possible event keys of an id within [from, to]. */
   eventRange: (id: string, from: number, to: number) => ({
