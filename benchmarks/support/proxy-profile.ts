@@ -4,7 +4,8 @@
  * one proxy and its user function under the benchmark's closed loop, the proxy run with
  * `node --cpu-prof` (profile written to `$PROFILE_DIR`, default /tmp/proxy-profile, when the
  * proxy stops), and the proxy's hottest functions by self time printed from that profile.
- * For finding where the proxy's time goes; not part of `npm run bench:proxy`.
+ * `SESSIONS=<n>` sets the gRPC connections (default 4). For finding where the proxy's time
+ * goes; not part of `npm run bench:proxy`.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
