@@ -148,7 +148,11 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
 
   const sockets = new Set<net.Socket>();
   const onSniffError = (error: Error) => log.debug({ err: error }, 'connection error before the protocol was known');
-  const server = net.createServer((socket) => {
+  // noDelay: node's http server turns Nagle off on the sockets it accepts itself, but these are
+  // accepted here and handed over; without it a response written in pieces (gRPC-Web or HTTP
+  // streaming over HTTP/1.1) can wait ~40 ms for the peer's delayed ACK. (HTTP/2 sessions set
+  // it themselves.)
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', onSniffError);
