@@ -55,7 +55,6 @@ function connect(t: { teardown(fn: () => unknown): void }, url: string): http2.C
   return session;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 t.test('2,000 unary calls in flight on one HTTP/2 connection all complete', async (t) => {
   const f = await startFixture(t);
@@ -84,8 +83,10 @@ t.test('calls paced open-loop on one connection are answered promptly, not in bu
   });
   const outcomes = await Promise.all(pending);
   t.equal(outcomes.filter((o) => o.status === '0').length, 400);
-  const p50 = median(outcomes.map((o) => o.ms));
-  t.ok(p50 < 50, `median latency ${p50.toFixed(2)} ms is well below a delayed-ACK or polling stall`);
+  // The fastest call, not the median: a busy machine delays some calls, but a stall built into
+  // the path (delayed ACK, polling) delays every one of them.
+  const fastest = Math.min(...outcomes.map((o) => o.ms));
+  t.ok(fastest < 20, `fastest call ${fastest.toFixed(2)} ms: no stall on every call (a delayed-ACK stall is ≈40 ms)`);
 });
 
 t.test('requests larger than the 64 KiB HTTP/2 windows, many at once, complete', async (t) => {
@@ -143,6 +144,8 @@ t.test('a gRPC-Web stream over HTTP/1.1 is not held back by Nagle and delayed AC
     });
   });
   t.ok(ok, 'every call ends with grpc-status 0');
-  const p50 = median(times);
-  t.ok(p50 < 30, `median call ${p50.toFixed(2)} ms, not a delayed-ACK stall`);
+  // The first quartile, so a few calls slowed by a busy machine do not count: with Nagle on,
+  // most calls wait ≈44 ms for a delayed ACK however idle the machine is; without, ≈1–7 ms.
+  const q1 = [...times].sort((a, b) => a - b)[Math.floor(times.length / 4)]!;
+  t.ok(q1 < 25, `first-quartile call ${q1.toFixed(2)} ms, not a delayed-ACK stall`);
 });
