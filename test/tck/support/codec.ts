@@ -15,7 +15,7 @@ import Long from 'long';
 import { loadProtoFiles, protocolRoot, protobuf, TYPE_URL_PREFIX, typeNameOf } from '../../../src/protocol/index.js';
 import type { Any } from '../../../src/protocol/index.js';
 
-/** The directory of the TCK's .proto files (model protos and the reflection service). */
+/** The directory of the TCK's model .proto files (the reflection service comes from the package's proto/). */
 export const tckProtoDir = fileURLToPath(new URL('../proto', import.meta.url));
 
 /** The TCK model protos, relative to `tckProtoDir`. */
