@@ -16,7 +16,7 @@
  */
 import Long from 'long';
 import { CloudstateError } from '../../core/index.js';
-import { Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote, bytesToElement, elementToBytes } from '../../crdt/index.js';
+import { Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote, bytesToElement, elementToBytes, emptyCrdt } from '../../crdt/index.js';
 import type { AnyCrdt, LWWClock } from '../../crdt/index.js';
 import { int64ToNumber, protocolType } from '../../protocol/index.js';
 import type { Any, CrdtDelta, Int64, ORMapEntryDelta } from '../../protocol/index.js';
@@ -61,26 +61,9 @@ export function deltaKind(delta: CrdtDelta): AnyCrdt['kind'] | undefined {
 
 /** The empty CRDT of the delta's type: the state a key starts from on its first update. */
 export function emptyFor(delta: CrdtDelta): AnyCrdt {
-  switch (deltaKind(delta)) {
-    case 'gcounter':
-      return GCounter.empty;
-    case 'pncounter':
-      return PNCounter.empty;
-    case 'gset':
-      return GSet.empty;
-    case 'orset':
-      return ORSet.empty;
-    case 'lwwregister':
-      return LWWRegister.empty;
-    case 'flag':
-      return Flag.empty;
-    case 'ormap':
-      return ORMap.empty();
-    case 'vote':
-      return Vote.empty;
-    case undefined:
-      throw new IncompatibleDeltaError('empty delta: a CrdtDelta must set one of its types');
-  }
+  const kind = deltaKind(delta);
+  if (kind === undefined) throw new IncompatibleDeltaError('empty delta: a CrdtDelta must set one of its types');
+  return emptyCrdt(kind);
 }
 
 const clocks: readonly LWWClock[] = ['default', 'reverse', 'custom', 'custom-auto-increment'];
