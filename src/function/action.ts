@@ -127,9 +127,7 @@ export class Action extends Entity {
 
   constructor(readonly options: ActionOptions) {
     super(options);
-    for (const name of Object.keys(options.commandHandlers)) {
-      if (!this.service.methods[name]) throw new Error(`action ${this.serviceName}: command handler ${name} matches no method`);
-    }
+    this.handledMethods(options.commandHandlers, 'action');
   }
 
   toDiscovery(): ProtocolEntity {

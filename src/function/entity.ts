@@ -54,6 +54,20 @@ export abstract class Entity {
     for (const method of service.methodsArray) method.resolve();
   }
 
+  /**
+   * The method each command handler serves, by handler name; throws naming a handler that
+   * matches no method of the service (`what`: how errors name this entity).
+   */
+  protected handledMethods(handlers: object, what: 'entity' | 'action' = 'entity'): Map<string, protobuf.Method> {
+    const methods = new Map<string, protobuf.Method>();
+    for (const name of Object.keys(handlers)) {
+      const method = this.service.methods[name];
+      if (!method) throw new Error(`${what} ${this.serviceName}: command handler ${name} matches no method`);
+      methods.set(name, method);
+    }
+    return methods;
+  }
+
   /** A message type of the loaded protos, by full name (throws if unknown). */
   lookupType(fullName: string): protobuf.Type {
     return this.root.lookupType(fullName);

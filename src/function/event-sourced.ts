@@ -60,9 +60,7 @@ export class EventSourcedEntity<S = unknown> extends Entity {
     if (!Number.isInteger(this.snapshotEvery) || this.snapshotEvery < 0) {
       throw new Error(`entity ${this.serviceName}: snapshotEvery must be a non-negative integer`);
     }
-    for (const name of Object.keys(options.commandHandlers)) {
-      if (!this.service.methods[name]) throw new Error(`entity ${this.serviceName}: command handler ${name} matches no method`);
-    }
+    this.handledMethods(options.commandHandlers);
     this.anySupport = new AnySupport([this.root]);
   }
 

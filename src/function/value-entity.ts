@@ -41,9 +41,7 @@ export class ValueEntity<S = unknown> extends Entity {
 
   constructor(readonly options: ValueEntityOptions<S>) {
     super(options);
-    for (const name of Object.keys(options.commandHandlers)) {
-      if (!this.service.methods[name]) throw new Error(`entity ${this.serviceName}: command handler ${name} matches no method`);
-    }
+    this.handledMethods(options.commandHandlers);
     this.anySupport = new AnySupport([this.root]);
   }
 

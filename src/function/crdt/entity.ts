@@ -33,9 +33,7 @@ export class CrdtEntity<S extends CrdtState = CrdtState> extends Entity {
 
   constructor(readonly options: CrdtEntityOptions<S>) {
     super(options);
-    for (const name of Object.keys(options.commandHandlers)) {
-      const method = this.service.methods[name];
-      if (!method) throw new Error(`entity ${this.serviceName}: command handler ${name} matches no method`);
+    for (const [name, method] of this.handledMethods(options.commandHandlers)) {
       if (method.requestStream) throw new Error(`entity ${this.serviceName}: ${name} is client-streaming; CRDT entities take one request per command`);
     }
     this.anySupport = new AnySupport([this.root]);
