@@ -11,36 +11,40 @@
 import type { CrdtDelta } from '../../protocol/index.js';
 import { CrdtState, keyOfAny, packed, unpacked, type DeltaContext, type Packed } from './state.js';
 
-/** A set that only grows. */
-export class GSet<T = unknown> extends CrdtState {
-  readonly kind = 'gset';
-  #elements = new Map<string, Packed<T>>();
-  #added = new Map<string, Packed<T>>();
+/** What both sets read the same way: their elements, packed, by canonical key. */
+abstract class ElementSet<T> extends CrdtState {
+  protected readonly elements = new Map<string, Packed<T>>();
 
   /** The number of elements. */
   get size(): number {
-    return this.#elements.size;
+    return this.elements.size;
   }
 
   /** Whether `element` is in the set. */
   has(element: T): boolean {
-    return this.#elements.has(packed(element).key);
+    return this.elements.has(packed(element).key);
   }
 
   /** The elements, in insertion order. */
   values(): T[] {
-    return [...this.#elements.values()].map((e) => e.value);
+    return [...this.elements.values()].map((e) => e.value);
   }
 
   [Symbol.iterator](): Iterator<T> {
     return this.values()[Symbol.iterator]();
   }
+}
+
+/** A set that only grows. */
+export class GSet<T = unknown> extends ElementSet<T> {
+  readonly kind = 'gset';
+  #added = new Map<string, Packed<T>>();
 
   /** Adds `element`; returns whether it was new. */
   add(element: T): boolean {
     const p = packed(element);
-    if (this.#elements.has(p.key)) return false;
-    this.#elements.set(p.key, p);
+    if (this.elements.has(p.key)) return false;
+    this.elements.set(p.key, p);
     this.#added.set(p.key, p);
     return true;
   }
@@ -57,46 +61,26 @@ export class GSet<T = unknown> extends CrdtState {
   applyDelta(delta: CrdtDelta, context: DeltaContext): void {
     for (const any of this.deltaOf(delta, 'gset').added ?? []) {
       const e = unpacked(any, context) as Packed<T>;
-      if (!this.#elements.has(e.key)) this.#elements.set(e.key, e);
+      if (!this.elements.has(e.key)) this.elements.set(e.key, e);
     }
   }
   fullDelta(): CrdtDelta {
-    return { gset: { added: [...this.#elements.values()].map((e) => e.any) } };
+    return { gset: { added: [...this.elements.values()].map((e) => e.any) } };
   }
 }
 
 /** An observed-remove set. */
-export class ORSet<T = unknown> extends CrdtState {
+export class ORSet<T = unknown> extends ElementSet<T> {
   readonly kind = 'orset';
-  #elements = new Map<string, Packed<T>>();
   #cleared = false;
   #removed = new Map<string, Packed<T>>();
   #added = new Map<string, Packed<T>>();
 
-  /** The number of elements. */
-  get size(): number {
-    return this.#elements.size;
-  }
-
-  /** Whether `element` is in the set. */
-  has(element: T): boolean {
-    return this.#elements.has(packed(element).key);
-  }
-
-  /** The elements, in insertion order. */
-  values(): T[] {
-    return [...this.#elements.values()].map((e) => e.value);
-  }
-
-  [Symbol.iterator](): Iterator<T> {
-    return this.values()[Symbol.iterator]();
-  }
-
   /** Adds `element`; returns whether it was new. */
   add(element: T): boolean {
     const p = packed(element);
-    if (this.#elements.has(p.key)) return false;
-    this.#elements.set(p.key, p);
+    if (this.elements.has(p.key)) return false;
+    this.elements.set(p.key, p);
     if (this.#removed.has(p.key)) this.#removed.delete(p.key);
     else this.#added.set(p.key, p);
     return true;
@@ -105,13 +89,13 @@ export class ORSet<T = unknown> extends CrdtState {
   /** Removes `element`; returns whether it was there. */
   delete(element: T): boolean {
     const key = packed(element).key;
-    const p = this.#elements.get(key);
+    const p = this.elements.get(key);
     if (!p) return false;
-    if (this.#elements.size === 1) {
+    if (this.elements.size === 1) {
       this.clear();
       return true;
     }
-    this.#elements.delete(key);
+    this.elements.delete(key);
     if (this.#added.has(key)) this.#added.delete(key);
     else this.#removed.set(key, p);
     return true;
@@ -119,8 +103,8 @@ export class ORSet<T = unknown> extends CrdtState {
 
   /** Removes every element. */
   clear(): void {
-    if (this.#elements.size === 0 && this.#added.size === 0) return;
-    this.#elements.clear();
+    if (this.elements.size === 0 && this.#added.size === 0) return;
+    this.elements.clear();
     this.#cleared = true;
     this.#removed.clear();
     this.#added.clear();
@@ -146,14 +130,14 @@ export class ORSet<T = unknown> extends CrdtState {
   }
   applyDelta(delta: CrdtDelta, context: DeltaContext): void {
     const d = this.deltaOf(delta, 'orset');
-    if (d.cleared) this.#elements.clear();
-    for (const any of d.removed ?? []) this.#elements.delete(keyOfAny(any));
+    if (d.cleared) this.elements.clear();
+    for (const any of d.removed ?? []) this.elements.delete(keyOfAny(any));
     for (const any of d.added ?? []) {
       const e = unpacked(any, context) as Packed<T>;
-      if (!this.#elements.has(e.key)) this.#elements.set(e.key, e);
+      if (!this.elements.has(e.key)) this.elements.set(e.key, e);
     }
   }
   fullDelta(): CrdtDelta {
-    return { orset: { added: [...this.#elements.values()].map((e) => e.any) } };
+    return { orset: { added: [...this.elements.values()].map((e) => e.any) } };
   }
 }
