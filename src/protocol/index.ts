@@ -10,7 +10,7 @@ import Long from 'long';
 import protobuf from 'protobufjs';
 import { loadProtoFiles } from './loader.js';
 
-export { loadProtoFiles, packageProtoDir, resolveProtoFile } from './loader.js';
+export { loadProtoFiles, packageProtoDir, pinFullNames, resolveProtoFile } from './loader.js';
 export type { LoadOptions } from './loader.js';
 export type * from './messages.js';
 export { protobuf };

@@ -8,7 +8,7 @@
  * call, HTTP rule semantics are the ingress's.
  */
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { EntityType, int64ToNumber, protobuf, protocolType, TYPE_URL_PREFIX } from '../protocol/index.js';
+import { EntityType, int64ToNumber, pinFullNames, protobuf, protocolType, TYPE_URL_PREFIX } from '../protocol/index.js';
 import type { EntitySpec } from '../protocol/index.js';
 import type { HttpRule, MethodModel, ProxyModel, ServiceModel } from './model.js';
 
@@ -104,6 +104,7 @@ export function buildProxyModel(spec: EntitySpec): ProxyModel {
     }
     root = (protobuf.Root as unknown as { fromDescriptor(b: Uint8Array): protobuf.Root }).fromDescriptor(descriptorSet);
     root.resolveAll();
+    pinFullNames(root);
   } catch (error) {
     throw new DiscoveryError(`the user function's descriptor set (EntitySpec.proto) does not parse: ${(error as Error).message}`, { cause: error });
   }

@@ -57,12 +57,23 @@ export interface Call {
   readonly signal: AbortSignal;
 }
 
+/**
+ * Where a unary call's cancellation is found. Only what can act on it (an action call, a CRDT
+ * command) reads `signal`, so the ingress creates the AbortSignal lazily: creating one costs
+ * more than the rest of a call's bookkeeping, and most calls go to entities, which finish a
+ * command they started whatever the client does.
+ */
+export interface Cancellable {
+  /** Aborted when the client goes away or cancels. */
+  readonly signal: AbortSignal;
+}
+
 export interface Dispatcher {
   /**
    * A unary call (no streaming on either side): resolves with the one response, rejects with a
    * CallError. The fast path: no async iteration.
    */
-  unary(method: MethodModel, payload: Uint8Array, metadata: readonly MetadataEntry[], signal: AbortSignal): Promise<Response>;
+  unary(method: MethodModel, payload: Uint8Array, metadata: readonly MetadataEntry[], cancel: Cancellable): Promise<Response>;
   /**
    * Any call with streaming on either side: yields the responses in order and ends when the
    * call ends; throws a CallError to end it with that status.

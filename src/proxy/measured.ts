@@ -9,14 +9,14 @@ import type { Call, Dispatcher, Response } from './dispatch.js';
 
 export function measuredDispatcher(inner: Dispatcher, recorder: MetricsRecorder): Dispatcher {
   return {
-    unary(method, payload, metadata, signal) {
+    unary(method, payload, metadata, cancel) {
       const startedAt = recorder.requestStarted();
       recorder.userFunctionStarted();
       const done = () => {
         recorder.userFunctionEnded();
         recorder.requestEnded(startedAt);
       };
-      const result = inner.unary(method, payload, metadata, signal);
+      const result = inner.unary(method, payload, metadata, cancel);
       result.then(done, done);
       return result;
     },

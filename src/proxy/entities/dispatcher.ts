@@ -23,7 +23,7 @@ import { idleTimeout } from '../../sharding/index.js';
 import type { EntityTypeHandle, Sharding } from '../../sharding/index.js';
 import { entityIdOf } from '../descriptors.js';
 import { CallError, Status } from '../dispatch.js';
-import type { Call, Dispatcher, Response } from '../dispatch.js';
+import type { Call, Cancellable, Dispatcher, Response } from '../dispatch.js';
 import type { CrdtSupport } from '../crdt/index.js';
 import type { MethodModel, ProxyModel, ServiceModel } from '../model.js';
 import { Router } from '../router.js';
@@ -107,8 +107,8 @@ class EntityDispatcher implements Dispatcher {
     }
   }
 
-  async unary(method: MethodModel, payload: Uint8Array, metadata: readonly MetadataEntry[], signal: AbortSignal): Promise<Response> {
-    const reply = await this.routed(method, { type_url: method.inputTypeUrl, value: payload }, metadata, signal);
+  async unary(method: MethodModel, payload: Uint8Array, metadata: readonly MetadataEntry[], cancel: Cancellable): Promise<Response> {
+    const reply = await this.routed(method, { type_url: method.inputTypeUrl, value: payload }, metadata, cancel);
     const response = this.responseOf(method, reply);
     if (!response) throw new CallError(Status.INTERNAL, `${method.serviceName}.${method.name}: the user function sent no reply`);
     return response;
@@ -123,7 +123,7 @@ class EntityDispatcher implements Dispatcher {
     }
     if (service?.entityType !== EntityType.action || (!method.clientStreaming && !method.serverStreaming)) {
       const payload = await singleRequest(call.requests);
-      const response = this.responseOf(method, await this.routed(method, { type_url: method.inputTypeUrl, value: payload }, call.metadata, call.signal));
+      const response = this.responseOf(method, await this.routed(method, { type_url: method.inputTypeUrl, value: payload }, call.metadata, call));
       if (response) yield response;
       return;
     }
@@ -154,18 +154,18 @@ class EntityDispatcher implements Dispatcher {
   }
 
   /** The call's reply after its side effects and forwards. */
-  private async routed(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<UserFunctionReply> {
-    const first = await this.invoke(method, payload, metadata, signal);
+  private async routed(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], cancel?: Cancellable): Promise<UserFunctionReply> {
+    const first = await this.invoke(method, payload, metadata, cancel);
     return this.router.complete(first, [{ reason: 'initial', service: method.serviceName, command: method.name }]);
   }
 
   /** One command to its target, unrouted. Rejects with a CallError only. */
-  private async invoke(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], signal?: AbortSignal): Promise<UserFunctionReply> {
+  private async invoke(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], cancel?: Cancellable): Promise<UserFunctionReply> {
     const service = this.o.model.services.get(method.serviceName);
     if (!service) throw new CallError(Status.UNIMPLEMENTED, `service ${method.serviceName} is not served by the user function`);
     if (service.entityType === EntityType.action) {
       if (method.clientStreaming || method.serverStreaming) throw new CallError(Status.INTERNAL, `${method.path} is streamed: call it as a stream`);
-      return invokeAction(this.o.client, method, payload, metadata, signal).catch((err: unknown) => {
+      return invokeAction(this.o.client, method, payload, metadata, cancel?.signal).catch((err: unknown) => {
         throw toCallError(err);
       });
     }

@@ -2,11 +2,13 @@
  * One HTTP request and its response, the same whether it came over HTTP/1.1 (node:http) or
  * HTTP/2 (a node:http2 stream that is not gRPC): gRPC-Web, HTTP/JSON and the probes are
  * written once against this. Owns body collection (with a size limit), backpressure and
- * noticing a client that went away; knows nothing of what is served.
+ * noticing a client that went away (`signal`, made only if asked for: ./lazy-abort.ts); knows
+ * nothing of what is served.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Readable, Writable } from 'node:stream';
+import { LazyAbort } from './lazy-abort.js';
 
 /** The request body is larger than the limit (HTTP 413). */
 export class BodyTooLarge extends Error {
@@ -21,7 +23,7 @@ export interface HttpExchange {
   /** Path and query, as sent (still percent-encoded). */
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
-  /** Aborted when the client goes away before the response ends. */
+  /** Aborted (with CallError CANCELLED) when the client goes away before the response ends. */
   readonly signal: AbortSignal;
   /** The whole request body; rejects with `BodyTooLarge` past `limit` bytes. */
   readBody(limit: number): Promise<Buffer>;
@@ -84,16 +86,18 @@ function whenDrained(writable: Writable): Promise<void> {
 
 /** An HTTP/1.1 request. */
 export function http1Exchange(req: IncomingMessage, res: ServerResponse): HttpExchange {
-  const controller = new AbortController();
+  const cancel = new LazyAbort();
   res.on('close', () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) cancel.abort();
   });
-  req.on('error', () => controller.abort());
+  req.on('error', () => cancel.abort());
   return {
     method: req.method ?? 'GET',
     url: req.url ?? '/',
     headers: req.headers,
-    signal: controller.signal,
+    get signal() {
+      return cancel.signal;
+    },
     readBody: (limit) => collect(req, limit),
     get started() {
       return res.headersSent;
@@ -119,16 +123,20 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): HttpEx
 
 /** A non-gRPC request on an HTTP/2 stream. */
 export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): HttpExchange {
-  const controller = new AbortController();
+  const cancel = new LazyAbort();
+  // Not `writableFinished`: node sets it on a stream the client reset, too.
+  let ended = false;
   stream.on('close', () => {
-    if (!stream.writableFinished) controller.abort();
+    if (!ended) cancel.abort();
   });
-  stream.on('error', () => controller.abort());
+  stream.on('error', () => cancel.abort());
   return {
     method: (headers[':method'] as string | undefined) ?? 'GET',
     url: (headers[':path'] as string | undefined) ?? '/',
     headers,
-    signal: controller.signal,
+    get signal() {
+      return cancel.signal;
+    },
     readBody: (limit) => collect(stream, limit),
     get started() {
       return stream.headersSent;
@@ -141,10 +149,12 @@ export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHe
       if (!stream.write(chunk)) return whenDrained(stream);
     },
     end() {
+      ended = true;
       if (!stream.destroyed) stream.end();
     },
     respond(status, responseHeaders, body) {
       if (stream.headersSent || stream.destroyed) return;
+      ended = true;
       if (body !== undefined) responseHeaders['content-length'] = Buffer.byteLength(body);
       stream.respond({ ...responseHeaders, ':status': status }, { endStream: body === undefined });
       if (body !== undefined) stream.end(body);

@@ -16,6 +16,7 @@ import { CallError, Status, type Call, type Dispatcher, type Response, type Stat
 import type { MethodModel, ProxyModel } from '../model.js';
 import { errorStatus, RequestQueue, runStreamingCall, type CallSink, type StreamHandler } from './call.js';
 import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName } from './grpc-wire.js';
+import { LazyAbort } from './lazy-abort.js';
 import { now, type IngressMetrics } from './metrics.js';
 
 /** What the gRPC server needs from the ingress. */
@@ -37,7 +38,7 @@ interface GrpcCall {
   readonly stream: ServerHttp2Stream;
   readonly method: MethodModel;
   readonly metadata: readonly MetadataEntry[];
-  readonly controller: AbortController;
+  readonly cancel: LazyAbort;
   readonly startedAt: number;
   decoder: FrameDecoder;
   request: Buffer | undefined;
@@ -97,7 +98,7 @@ function onClose(this: CallStream): void {
   const call = this[kCall];
   if (call === undefined || call.finished) return;
   // The client went away (RST_STREAM or a closed connection) before the call ended.
-  call.controller.abort(new CallError(Status.CANCELLED, 'the client cancelled the call'));
+  call.cancel.abort(new CallError(Status.CANCELLED, 'the client cancelled the call'));
   call.requests?.fail(new CallError(Status.CANCELLED, 'the client cancelled the call'));
   finish(call, Status.CANCELLED, 'the client cancelled the call');
 }
@@ -109,14 +110,14 @@ function onStreamError(this: CallStream, error: Error): void {
 function onDeadline(call: GrpcCall): void {
   if (call.finished) return;
   const error = new CallError(Status.DEADLINE_EXCEEDED, 'deadline exceeded');
-  call.controller.abort(error);
+  call.cancel.abort(error);
   call.requests?.fail(error);
   finish(call, Status.DEADLINE_EXCEEDED, error.message);
 }
 
 function onFrameError(call: GrpcCall, error: unknown): void {
   const { status, message }: { status: StatusCode; message: string } = error instanceof GrpcFrameError ? error : { status: Status.INTERNAL, message: String(error) };
-  call.controller.abort(new CallError(status, message));
+  call.cancel.abort(new CallError(status, message));
   call.requests?.fail(error);
   finish(call, status, message);
   call.stream.removeAllListeners('data');
@@ -151,7 +152,7 @@ function onUnaryEnd(this: CallStream): void {
   if (call.request === undefined) return onFrameError(call, new GrpcFrameError(Status.INTERNAL, `${call.method.path} is unary but the client sent no message`));
   let answer: Promise<Response>;
   try {
-    answer = call.ctx.dispatcher.unary(call.method, call.request, call.metadata, call.controller.signal);
+    answer = call.ctx.dispatcher.unary(call.method, call.request, call.metadata, call.cancel);
   } catch (error) {
     onUnaryFailure(call, error);
     return;
@@ -241,7 +242,7 @@ export function serveGrpc(ctx: GrpcContext, stream: ServerHttp2Stream, headers: 
     stream,
     method,
     metadata: metadataFromHeaders(headers),
-    controller: new AbortController(),
+    cancel: new LazyAbort(),
     startedAt: now(),
     decoder: new FrameDecoder(ctx.maxMessageBytes),
     request: undefined,
@@ -269,6 +270,6 @@ export function serveGrpc(ctx: GrpcContext, stream: ServerHttp2Stream, headers: 
   stream.on('data', onStreamingData);
   stream.on('end', onStreamingEnd);
   const handler: StreamHandler = local?.handler ?? ((c: Call) => ctx.dispatcher.stream(c));
-  const grpcCall: Call = { method, metadata: call.metadata, requests: call.requests, signal: call.controller.signal };
+  const grpcCall: Call = { method, metadata: call.metadata, requests: call.requests, signal: call.cancel.signal };
   void runStreamingCall(handler, grpcCall, new StreamSink(call), ctx.logger);
 }

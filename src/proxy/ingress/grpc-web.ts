@@ -105,9 +105,6 @@ export async function serveGrpcWeb(ctx: GrpcContext, ex: HttpExchange, path: str
   }
 
   const metadata = metadataFromHeaders(ex.headers);
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(new CallError(Status.CANCELLED, 'the client cancelled the call'));
-  ex.signal.addEventListener('abort', onAbort, { once: true });
   let status: number;
   if (local === undefined && !method.clientStreaming && !method.serverStreaming) {
     if (messages.length !== 1) {
@@ -115,7 +112,7 @@ export async function serveGrpcWeb(ctx: GrpcContext, ex: HttpExchange, path: str
       sink.end(status, `${method.path} is unary but the client sent ${messages.length} messages`);
     } else {
       try {
-        const response = await ctx.dispatcher.unary(method, messages[0]!, metadata, controller.signal);
+        const response = await ctx.dispatcher.unary(method, messages[0]!, metadata, ex);
         sink.sendHeaders(response.metadata);
         await sink.sendMessage(response.payload);
         status = Status.OK;
@@ -128,9 +125,8 @@ export async function serveGrpcWeb(ctx: GrpcContext, ex: HttpExchange, path: str
     }
   } else {
     const handler: StreamHandler = local?.handler ?? ((c: Call) => ctx.dispatcher.stream(c));
-    const call: Call = { method, metadata, requests: requestsOf(messages), signal: controller.signal };
+    const call: Call = { method, metadata, requests: requestsOf(messages), signal: ex.signal };
     status = await runStreamingCall(handler, call, sink, ctx.logger);
   }
-  ex.signal.removeEventListener('abort', onAbort);
   ctx.metrics.record('grpc-web', method.path, statusName(status), startedAt);
 }

@@ -132,23 +132,20 @@ export async function serveHttpApi(ctx: HttpApiContext, ex: HttpExchange, bindin
   const startedAt = now();
   const method = binding.method;
   let httpStatus: number;
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(new CallError(Status.CANCELLED, 'the client went away'));
-  ex.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const payload = await requestPayload(ctx, ex, binding, values, query);
     const metadata = metadataFromHeaders(ex.headers);
     if (method.serverStreaming) {
-      const call: Call = { method, metadata, requests: requestsOf([payload]), signal: controller.signal };
+      const call: Call = { method, metadata, requests: requestsOf([payload]), signal: ex.signal };
       httpStatus = await streamResponses(ex, binding, ctx.dispatcher.stream(call), ctx.logger);
     } else {
       let response: Response | undefined;
       if (method.clientStreaming) {
-        const call: Call = { method, metadata, requests: requestsOf([payload]), signal: controller.signal };
+        const call: Call = { method, metadata, requests: requestsOf([payload]), signal: ex.signal };
         for await (const r of ctx.dispatcher.stream(call)) response ??= r;
         if (response === undefined) throw new CallError(Status.INTERNAL, `${method.path} ended without a response`);
       } else {
-        response = await ctx.dispatcher.unary(method, payload, metadata, controller.signal);
+        response = await ctx.dispatcher.unary(method, payload, metadata, ex);
       }
       const rendered = render(binding, response.payload);
       ex.respond(200, headersFor(ex, response, rendered.contentType), rendered.body);
@@ -162,6 +159,5 @@ export async function serveHttpApi(ctx: HttpApiContext, ex: HttpExchange, bindin
       httpStatus = errorResponse(ex, httpStatusOf(status), message);
     }
   }
-  ex.signal.removeEventListener('abort', onAbort);
   ctx.metrics.record('http', method.path, String(httpStatus), startedAt);
 }

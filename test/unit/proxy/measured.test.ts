@@ -22,7 +22,7 @@ t.test('a call in flight counts as a request and a user-function call until it e
   };
   const measured = measuredDispatcher(inner, recorder);
 
-  const first = measured.unary(method, new Uint8Array(), [], signal);
+  const first = measured.unary(method, new Uint8Array(), [], { signal });
   await scheduler.advance(500);
   finish({ payload: new Uint8Array([1]) });
   t.same((await first).payload, new Uint8Array([1]), 'the reply passes through');
@@ -32,7 +32,7 @@ t.test('a call in flight counts as a request and a user-function call until it e
   t.equal(report.userFunctionConcurrency, 0.5);
   t.equal(report.requestCount, 1);
 
-  const second = measured.unary(method, new Uint8Array(), [], signal);
+  const second = measured.unary(method, new Uint8Array(), [], { signal });
   await scheduler.advance(250);
   fail(new CallError(Status.UNKNOWN, 'boom'));
   await t.rejects(second, { message: 'boom' }, 'the failure passes through');

@@ -34,7 +34,7 @@ t.test('the dispatcher serves CRDT services: replies, failures, forwards and sid
   const node = await startCrdtNode(t);
   const dispatcher = await dispatcherOn(t, node);
   const signal = new AbortController().signal;
-  const unary = (path: string, id: string) => dispatcher.unary(node.method(path), key(id), [{ key: 'x-h', string_value: 'v' }], signal);
+  const unary = (path: string, id: string) => dispatcher.unary(node.method(path), key(id), [{ key: 'x-h', string_value: 'v' }], { signal });
 
   const first = unary('/c.Crdt/Cmd', 'e');
   const conn = await node.streams.next();

@@ -64,7 +64,7 @@ export async function startNode(t: Teardown, options: NodeOptions = {}): Promise
     storage,
     plugin,
     method,
-    call: (path, payload, metadata = []) => dispatcher.unary(method(path), payload, metadata, new AbortController().signal),
+    call: (path, payload, metadata = []) => dispatcher.unary(method(path), payload, metadata, new AbortController()),
   };
 }
 

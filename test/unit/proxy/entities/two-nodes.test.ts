@@ -59,14 +59,14 @@ t.test('commands and replies cross nodes: entities of both nodes answer calls ma
   const method = model.method('/t.Es/Cmd')!;
   const signal = new AbortController().signal;
   const ids = Array.from({ length: 20 }, (_, i) => `e${i}`);
-  const replies = await Promise.all(ids.map((id) => dispatchers[1]!.unary(method, key(id), [], signal)));
+  const replies = await Promise.all(ids.map((id) => dispatchers[1]!.unary(method, key(id), [], { signal })));
   t.same(replies.map((r) => msgText(r.payload)), ids, 'every entity answered');
   const writers = new Set<string>();
   for (const id of ids) for await (const e of storage.journal.replay(`es|${id}`)) writers.add(e.writerId);
   t.same([...writers].sort(), [a.self.id, b.self.id].sort(), 'entities run on both nodes (the writers of their events), so commands crossed to the other one');
   const failures = await Promise.all(
     ['fail1', 'fail2', 'fail3', 'fail4', 'fail5', 'fail6'].map((id) =>
-      dispatchers[1]!.unary(method, key(id), [], signal).then(
+      dispatchers[1]!.unary(method, key(id), [], { signal }).then(
         () => undefined,
         (err: unknown) => err,
       ),

@@ -138,3 +138,26 @@ t.test('probes, metrics, CORS preflight, Knative probe, and HTTP/JSON over HTTP/
   t.equal(headers[':status'], 200);
   t.same(JSON.parse(body), [{ productId: 'p1', name: 'Apple', quantity: 2 }]);
 });
+
+t.test('HTTP/JSON: a client that goes away cancels its call (HTTP/1.1 and HTTP/2), and the ingress goes on serving', async (t) => {
+  const f = await startFixture(t);
+  // HTTP/1.1: the request is aborted once the dispatcher has it.
+  const aborted = new AbortController();
+  const gone = fetch(`${f.url}/carts/slow`, { signal: aborted.signal }).catch((error: unknown) => error);
+  while (!f.dispatcher.calls.some((c) => (c.requests[0] as { userId?: string }).userId === 'slow')) await new Promise((r) => setTimeout(r, 5));
+  aborted.abort();
+  t.ok((await gone) instanceof Error, 'the client saw its own abort');
+  await f.dispatcher.whenAborted('slow');
+  t.pass('the dispatcher saw the HTTP/1.1 call cancelled');
+  // HTTP/2 (not gRPC): the stream is reset once the dispatcher has it.
+  const session = http2.connect(f.url);
+  t.teardown(() => session.destroy());
+  const stream = session.request({ ':method': 'GET', ':path': '/carts/slow' });
+  stream.on('error', () => undefined);
+  while (f.dispatcher.calls.filter((c) => (c.requests[0] as { userId?: string }).userId === 'slow').length < 2) await new Promise((r) => setTimeout(r, 5));
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await f.dispatcher.whenAborted('slow', 2);
+  t.pass('the dispatcher saw the HTTP/2 call cancelled');
+  const after = await fetch(`${f.url}/carts/u1`);
+  t.equal(after.status, 200, 'the next request is served');
+});
