@@ -1,7 +1,8 @@
 /**
  * The proxy's gRPC client to the user function (`host:port`, plaintext h2c): discovery and
  * error reports (`cloudstate.EntityDiscovery`), one bidi `handle` stream per active entity
- * (event sourced, value entity), and the four action calls. Protocol messages are encoded and
+ * (event sourced, value entity, CRDT; on ./h2-channel.ts, not grpc-js, for speed), and the
+ * four action calls. Protocol messages are encoded and
  * decoded with protobufjs from the protocol root (snake_case shapes of ../protocol); command
  * payloads travel inside them as bytes (`Any.value`), never decoded here.
  *
@@ -10,8 +11,10 @@
  * (./discovery.ts) and the entity supports (./entities/) decide what to do.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CloudstateError } from '../core/index.js';
+import { CloudstateError, describeError } from '../core/index.js';
 import { protocolType } from '../protocol/index.js';
+import { H2Channel } from './h2-channel.js';
+import type { H2Call } from './h2-channel.js';
 import type {
   ActionCommand,
   ActionResponse,
@@ -46,7 +49,7 @@ export class UserFunctionCallError extends CloudstateError {
   }
 }
 
-/** Maps anything grpc-js reported to a `UserFunctionCallError` naming the call. */
+/** Maps anything grpc-js or the `H2Channel` reported (`code`, `details`) to a `UserFunctionCallError` naming the call. */
 export function asUserFunctionError(err: unknown, what: string): UserFunctionCallError {
   if (err instanceof UserFunctionCallError) return err;
   const e = err as Partial<grpc.ServiceError> | undefined;
@@ -135,22 +138,36 @@ export function protocolServiceDefinition(serviceName: string): grpc.ServiceDefi
 export type StreamItem<Out> = { readonly message: Out } | { readonly end: true; readonly error?: UserFunctionCallError };
 
 /**
- * One bidi `handle` stream, pull-based: `send` writes, `next()` resolves with the next message
- * or the end. Messages that arrive before anyone asks are queued in order.
+ * One bidi `handle` stream over the `H2Channel`, pull-based: `send` writes, `next()` resolves
+ * with the next message or the end. Messages that arrive before anyone asks are queued in order;
+ * one that does not decode ends the stream (INTERNAL), as in grpc-js.
  */
 export class ProtocolStream<In, Out> {
   private readonly queue: StreamItem<Out>[] = [];
   private readonly waiters: ((item: StreamItem<Out>) => void)[] = [];
+  private readonly call: H2Call;
   private ended: StreamItem<Out> | undefined;
   private halfClosed = false;
 
   constructor(
-    private readonly call: grpc.ClientDuplexStream<In, Out>,
+    channel: H2Channel,
+    path: string,
+    private readonly codecIn: Codec<In>,
+    codecOut: Codec<Out>,
     what: string,
   ) {
-    call.on('data', (message: Out) => this.push({ message }));
-    call.on('error', (err: unknown) => this.finish({ end: true, error: asUserFunctionError(err, what) }));
-    call.on('end', () => this.finish({ end: true }));
+    this.call = channel.request(path, {
+      onMessage: (bytes) => {
+        let message: Out;
+        try {
+          message = codecOut.deserialize(bytes);
+        } catch (err) {
+          return this.call.cancel({ code: grpc.status.INTERNAL, details: `a message from the user function does not decode: ${describeError(err)}` });
+        }
+        this.push({ message });
+      },
+      onEnd: (status) => this.finish(status.code === grpc.status.OK ? { end: true } : { end: true, error: asUserFunctionError(status, what) }),
+    });
   }
 
   /** True once the user function ended its side (or the call failed). */
@@ -158,10 +175,16 @@ export class ProtocolStream<In, Out> {
     return this.ended !== undefined;
   }
 
-  /** Writes a message; dropped (nothing to tell) once the stream ended or was half-closed. */
+  /** Writes a message; dropped (nothing to tell) once the stream ended or was half-closed. One that does not encode ends the stream (INTERNAL). */
   send(message: In): void {
     if (this.ended || this.halfClosed) return;
-    this.call.write(message);
+    let bytes: Buffer;
+    try {
+      bytes = this.codecIn.serialize(message);
+    } catch (err) {
+      return this.call.cancel({ code: grpc.status.INTERNAL, details: `a message to the user function does not encode: ${describeError(err)}` });
+    }
+    this.call.write(bytes);
   }
 
   /** The next message, or the end of the stream. */
@@ -179,7 +202,7 @@ export class ProtocolStream<In, Out> {
     this.call.end();
   }
 
-  /** Cancels the call (RST_STREAM). Idempotent. */
+  /** Cancels the call (RST_STREAM); the stream ends CANCELLED. Idempotent. */
   cancel(): void {
     if (this.ended) return;
     this.call.cancel();
@@ -209,10 +232,15 @@ export interface UserFunctionClientOptions {
   readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
-/** The calls the proxy makes to the user function. One HTTP/2 connection (grpc-js channel), reconnected by grpc-js. */
+/**
+ * The calls the proxy makes to the user function, on two HTTP/2 connections: the entities'
+ * `handle` streams on an `H2Channel` (./h2-channel.ts, for speed), discovery, error reports and
+ * actions on a grpc-js channel. Each reconnects by itself, with the same back-off.
+ */
 export class UserFunctionClient {
   readonly address: string;
   private readonly client: grpc.Client;
+  private readonly channel: H2Channel;
   private readonly codecs = {
     proxyInfo: codec<ProxyInfo>('cloudstate.ProxyInfo'),
     entitySpec: codec<EntitySpec>('cloudstate.EntitySpec'),
@@ -229,13 +257,18 @@ export class UserFunctionClient {
   };
 
   constructor(options: UserFunctionClientOptions = {}) {
-    this.address = `${options.host ?? '127.0.0.1'}:${options.port ?? 8080}`;
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 8080;
+    const maxInboundMessageBytes = options.maxInboundMessageBytes ?? MAX_INBOUND_MESSAGE_BYTES;
+    const reconnectBackoff = options.reconnectBackoff ?? { minMs: 1_000, maxMs: 10_000 };
+    this.address = `${host}:${port}`;
     this.client = new grpc.Client(this.address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': options.maxInboundMessageBytes ?? MAX_INBOUND_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': maxInboundMessageBytes,
       'grpc.max_send_message_length': -1,
-      'grpc.initial_reconnect_backoff_ms': options.reconnectBackoff?.minMs ?? 1_000,
-      'grpc.max_reconnect_backoff_ms': options.reconnectBackoff?.maxMs ?? 10_000,
+      'grpc.initial_reconnect_backoff_ms': reconnectBackoff.minMs,
+      'grpc.max_reconnect_backoff_ms': reconnectBackoff.maxMs,
     });
+    this.channel = new H2Channel({ host, port, maxInboundMessageBytes, reconnectBackoff });
   }
 
   /** `EntityDiscovery.discover`. Fails fast (UNAVAILABLE) while the user function is not up. */
@@ -262,23 +295,20 @@ export class UserFunctionClient {
 
   /** Opens an event-sourced entity's `handle` stream. */
   openEventSourced(): ProtocolStream<EventSourcedStreamIn, EventSourcedStreamOut> {
-    const { esIn, esOut } = this.codecs;
     const path = protocolRpcs['cloudstate.eventsourced.EventSourced']!.handle!.path;
-    return new ProtocolStream(this.client.makeBidiStreamRequest(path, esIn.serialize, esOut.deserialize, new grpc.Metadata()), 'event-sourced entity stream');
+    return new ProtocolStream(this.channel, path, this.codecs.esIn, this.codecs.esOut, 'event-sourced entity stream');
   }
 
   /** Opens a value entity's `handle` stream. */
   openValueEntity(): ProtocolStream<ValueEntityStreamIn, ValueEntityStreamOut> {
-    const { veIn, veOut } = this.codecs;
     const path = protocolRpcs['cloudstate.valueentity.ValueEntity']!.handle!.path;
-    return new ProtocolStream(this.client.makeBidiStreamRequest(path, veIn.serialize, veOut.deserialize, new grpc.Metadata()), 'value entity stream');
+    return new ProtocolStream(this.channel, path, this.codecs.veIn, this.codecs.veOut, 'value entity stream');
   }
 
   /** Opens a CRDT entity's `handle` stream. */
   openCrdt(): ProtocolStream<CrdtStreamIn, CrdtStreamOut> {
-    const { crdtIn, crdtOut } = this.codecs;
     const path = protocolRpcs['cloudstate.crdt.Crdt']!.handle!.path;
-    return new ProtocolStream(this.client.makeBidiStreamRequest(path, crdtIn.serialize, crdtOut.deserialize, new grpc.Metadata()), 'CRDT entity stream');
+    return new ProtocolStream(this.channel, path, this.codecs.crdtIn, this.codecs.crdtOut, 'CRDT entity stream');
   }
 
   /** `ActionProtocol.handleUnary`. */
@@ -325,9 +355,10 @@ export class UserFunctionClient {
     return readAll<ActionResponse>(call, 'streamed action');
   }
 
-  /** Closes the channel; calls in progress fail. */
+  /** Closes both connections to new calls; calls in progress run to their end. */
   close(): void {
     this.client.close();
+    this.channel.close();
   }
 }
 
