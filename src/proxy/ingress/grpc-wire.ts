@@ -39,37 +39,59 @@ export function encodeFrame(payload: Uint8Array, flags = 0): Buffer {
 /**
  * Reassembles messages from chunks of a frame stream. `push` returns the messages completed by
  * a chunk (most often exactly one) and throws `GrpcFrameError` on a compressed message (the
- * proxy negotiates identity only) or one larger than `maxMessageBytes`.
+ * proxy negotiates identity only) or one larger than `maxMessageBytes`. Chunks of an
+ * unfinished message are kept as they came and joined once, when the message is complete, so
+ * a large message arriving in many small chunks costs linear, not quadratic, copying.
  */
 export class FrameDecoder {
-  private pending: Buffer | undefined;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** 5 + the length of the message at the head, once its header has arrived; else 0. */
+  private needed = 0;
 
   constructor(private readonly maxMessageBytes: number) {}
 
   /** True when a frame has started but not finished (the stream ended mid-message). */
   get partial(): boolean {
-    return this.pending !== undefined && this.pending.length > 0;
+    return this.buffered > 0;
   }
 
   push(chunk: Buffer): Buffer[] {
-    let data = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
     const messages: Buffer[] = [];
-    while (data.length >= 5) {
-      const flags = data[0]!;
-      const length = data.readUInt32BE(1);
-      if ((flags & FLAG_COMPRESSED) !== 0) {
-        throw new GrpcFrameError(Status.INTERNAL, 'compressed message received, but the proxy accepts identity encoding only');
+    if (chunk.length === 0) return messages;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.needed === 0) {
+        if (this.buffered < 5) break;
+        this.needed = 5 + this.header();
       }
-      if (length > this.maxMessageBytes) {
-        throw new GrpcFrameError(Status.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
-      }
-      if (data.length < 5 + length) break;
-      messages.push(data.subarray(5, 5 + length));
-      data = data.subarray(5 + length);
+      if (this.buffered < this.needed) break;
+      const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+      messages.push(data.subarray(5, this.needed));
+      const rest = data.subarray(this.needed);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.buffered = rest.length;
+      this.needed = 0;
     }
-    if (data.length > 0) this.pending = data;
     return messages;
+  }
+
+  /** Checks the 5-byte header at the head and returns the message length. */
+  private header(): number {
+    let head = this.chunks[0]!;
+    if (head.length < 5) {
+      head = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [head];
+    }
+    if ((head[0]! & FLAG_COMPRESSED) !== 0) {
+      throw new GrpcFrameError(Status.INTERNAL, 'compressed message received, but the proxy accepts identity encoding only');
+    }
+    const length = head.readUInt32BE(1);
+    if (length > this.maxMessageBytes) {
+      throw new GrpcFrameError(Status.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
+    }
+    return length;
   }
 }
 

@@ -157,10 +157,11 @@ export function fieldByName(type: protobuf.Type, name: string): protobuf.Field |
  * holds under any of the field's names (so a path variable overrides the body).
  */
 export function setJsonField(object: Record<string, unknown>, field: protobuf.Field, value: unknown): void {
-  for (const alias of [field.protoName, field.jsonName]) {
-    if (alias !== undefined && alias !== field.name) delete object[alias];
-  }
-  object[field.name] = value;
+  // `delete` only when the alias is there: deleting turns the object into a slow dictionary.
+  const { name, protoName, jsonName } = field;
+  if (protoName !== undefined && protoName !== name && hasOwn(object, protoName)) delete object[protoName];
+  if (jsonName !== undefined && jsonName !== name && hasOwn(object, jsonName)) delete object[jsonName];
+  object[name] = value;
 }
 
 /** The JSON-able form of a text value (a path variable, a query parameter) for a scalar or enum field. */
