@@ -156,6 +156,8 @@ class EntityDispatcher implements Dispatcher {
   /** The call's reply after its side effects and forwards. */
   private async routed(method: MethodModel, payload: Any, metadata: readonly MetadataEntry[], cancel?: Cancellable): Promise<UserFunctionReply> {
     const first = await this.invoke(method, payload, metadata, cancel);
+    // Most replies have neither: skip the router (and its trace) for them.
+    if ((first.side_effects === undefined || first.side_effects.length === 0) && !first.client_action?.forward) return first;
     return this.router.complete(first, [{ reason: 'initial', service: method.serviceName, command: method.name }]);
   }
 

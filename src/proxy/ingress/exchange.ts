@@ -84,41 +84,74 @@ function whenDrained(writable: Writable): Promise<void> {
   });
 }
 
+const kExchange = Symbol('exchange');
+type Tracked<T> = T & { [kExchange]?: Http1Exchange };
+
+function onResponseClose(this: Tracked<ServerResponse>): void {
+  if (!this.writableFinished) this[kExchange]?.cancel.abort();
+}
+
+function onRequestError(this: Tracked<IncomingMessage>): void {
+  this[kExchange]?.cancel.abort();
+}
+
+/** An HTTP/1.1 request: one object per request, its listeners shared functions (the hot path). */
+class Http1Exchange implements HttpExchange {
+  readonly cancel = new LazyAbort();
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.url = req.url ?? '/';
+    this.headers = req.headers;
+    (req as Tracked<IncomingMessage>)[kExchange] = this;
+    (res as Tracked<ServerResponse>)[kExchange] = this;
+    res.on('close', onResponseClose);
+    req.on('error', onRequestError);
+  }
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    return collect(this.req, limit);
+  }
+
+  get started(): boolean {
+    return this.res.headersSent;
+  }
+
+  start(status: number, headers: OutgoingHttpHeaders): void {
+    this.res.writeHead(status, headers);
+  }
+
+  write(chunk: string | Uint8Array): void | Promise<void> {
+    if (this.res.destroyed) return;
+    if (!this.res.write(chunk)) return whenDrained(this.res);
+  }
+
+  end(): void {
+    if (!this.res.destroyed) this.res.end();
+  }
+
+  respond(status: number, headers: OutgoingHttpHeaders, body?: string | Uint8Array): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+}
+
 /** An HTTP/1.1 request. */
 export function http1Exchange(req: IncomingMessage, res: ServerResponse): HttpExchange {
-  const cancel = new LazyAbort();
-  res.on('close', () => {
-    if (!res.writableFinished) cancel.abort();
-  });
-  req.on('error', () => cancel.abort());
-  return {
-    method: req.method ?? 'GET',
-    url: req.url ?? '/',
-    headers: req.headers,
-    get signal() {
-      return cancel.signal;
-    },
-    readBody: (limit) => collect(req, limit),
-    get started() {
-      return res.headersSent;
-    },
-    start(status, headers) {
-      res.writeHead(status, headers);
-    },
-    write(chunk) {
-      if (res.destroyed) return;
-      if (!res.write(chunk)) return whenDrained(res);
-    },
-    end() {
-      if (!res.destroyed) res.end();
-    },
-    respond(status, headers, body) {
-      if (res.headersSent || res.destroyed) return;
-      if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-      res.writeHead(status, headers);
-      res.end(body);
-    },
-  };
+  return new Http1Exchange(req, res);
 }
 
 /** A non-gRPC request on an HTTP/2 stream. */
