@@ -1,20 +1,23 @@
 /**
- * The grpc-js implementation of `cloudstate.action.ActionProtocol`: routes each of the four call
- * shapes to the served `Action` by service name, splits client streams into their header (the
- * first message) and the payload messages after it, and turns unexpected handler exceptions into
- * a logged failure response (the client sees `Unexpected error in <service>.<command>`, not the
- * exception's text).
+ * `cloudstate.action.ActionProtocol` on the library's HTTP/2 server (./h2-server.ts): routes
+ * each of the four call shapes to the served `Action` by service name, splits client streams
+ * into their header (the first message) and the payload messages after it, and turns unexpected
+ * handler exceptions into a logged failure response (the client sees `Unexpected error in
+ * <service>.<command>`, not the exception's text).
  */
-import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../core/index.js';
-import type { ActionCommand, ActionResponse } from '../protocol/index.js';
+import { EntityType, protocolRoot, type ActionCommand, type ActionResponse } from '../protocol/index.js';
 import type { Action } from './action.js';
 import type { ServiceRegistry } from './context.js';
+import { serverMethod } from './grpc-definitions.js';
+import type { GrpcH2Server, ServerReadable } from './h2-server.js';
 
-/** The messages of a gRPC client stream as an async iterator. Not the stream's own
- * `Symbol.asyncIterator`: that destroys the call when the input ends, and a destroyed server
- * call can no longer send its responses and status. */
-function incoming<T>(stream: NodeJS.EventEmitter): AsyncIterator<T> {
+/**
+ * The messages of a gRPC client stream as an async iterator. It ends when the client
+ * half-closes, or when the call is over before that (the handler ended it: nothing more will be
+ * read); it fails when the client cancels or the stream breaks the protocol.
+ */
+function incoming<T>(stream: ServerReadable<T>): AsyncIterator<T> {
   const buffered: T[] = [];
   const waiting: Array<{ resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void }> = [];
   let done = false;
@@ -36,6 +39,7 @@ function incoming<T>(stream: NodeJS.EventEmitter): AsyncIterator<T> {
   stream.on('end', () => finish());
   stream.on('cancelled', () => finish(new Error('call cancelled')));
   stream.on('error', (error: Error) => finish(error));
+  stream.on('close', () => finish());
   return {
     next: () => {
       if (buffered.length > 0) return Promise.resolve({ value: buffered.shift()!, done: false });
@@ -47,7 +51,7 @@ function incoming<T>(stream: NodeJS.EventEmitter): AsyncIterator<T> {
 }
 
 /** The first message (the header) of a client stream, and the rest of it. */
-async function split(call: NodeJS.EventEmitter): Promise<{ header: ActionCommand | undefined; rest: AsyncIterable<ActionCommand> }> {
+async function split(call: ServerReadable<ActionCommand>): Promise<{ header: ActionCommand | undefined; rest: AsyncIterable<ActionCommand> }> {
   const iterator = incoming<ActionCommand>(call);
   const first = await iterator.next();
   return { header: first.done ? undefined : first.value, rest: { [Symbol.asyncIterator]: () => iterator } };
@@ -60,14 +64,17 @@ interface ResponseStream {
 }
 
 /**
- * Handlers for the `ActionProtocol` service. `actionOf` finds the served action of a service name
- * (undefined when there is none: the call is answered with a failure saying so).
+ * Serves the `ActionProtocol` service on `server`. `actionOf` finds the served action of a
+ * service name (undefined when there is none: the call is answered with a failure saying so).
  */
-export function actionProtocolHandlers(
+export function serveActionProtocol(
+  server: GrpcH2Server,
   actionOf: (serviceName: string | undefined) => Action | undefined,
   registry: ServiceRegistry,
   logger: Logger,
-): grpc.UntypedServiceImplementation {
+): void {
+  const service = protocolRoot().lookupService(EntityType.action);
+  const method = (name: string) => serverMethod<ActionCommand, ActionResponse>(service, name);
   const notServed = (serviceName: string | undefined): ActionResponse => ({
     failure: { description: `service ${serviceName ?? '(none)'} is not served as an action here` },
   });
@@ -87,30 +94,24 @@ export function actionProtocolHandlers(
       .streamed(header, rest, sink, registry, (cancel) => call.on('cancelled', cancel))
       .catch((error: unknown) => logger.error({ err: error, service: header.service_name, command: header.name }, 'streamed action handler failed'));
   };
-  return {
-    handleUnary: (call: grpc.ServerUnaryCall<ActionCommand, ActionResponse>, callback: grpc.sendUnaryData<ActionResponse>) => {
-      const action = actionOf(call.request.service_name);
-      if (!action) return callback(null, notServed(call.request.service_name));
-      action.unary(call.request, registry).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(null, unexpected(error, call.request)),
-      );
-    },
-    handleStreamedIn: (call: grpc.ServerReadableStream<ActionCommand, ActionResponse>, callback: grpc.sendUnaryData<ActionResponse>) => {
-      void split(call).then(async ({ header, rest }) => {
-        if (!header) return callback(null, {});
-        const action = actionOf(header.service_name);
-        if (!action) return callback(null, notServed(header.service_name));
-        const response = await action.streamedIn(header, rest, registry).catch((error: unknown) => unexpected(error, header));
-        callback(null, response);
-      }, (error: unknown) => logger.warn({ err: error }, 'streamed-in action call broke'));
-    },
-    handleStreamedOut: (call: grpc.ServerWritableStream<ActionCommand, ActionResponse>) => streamed(call, call.request, undefined),
-    handleStreamed: (call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) => {
+  server
+    .unary(method('handleUnary'), async (command) => {
+      const action = actionOf(command.service_name);
+      if (!action) return notServed(command.service_name);
+      return action.unary(command, registry).catch((error: unknown) => unexpected(error, command));
+    })
+    .clientStream(method('handleStreamedIn'), async (call) => {
+      const { header, rest } = await split(call);
+      if (!header) return {};
+      const action = actionOf(header.service_name);
+      if (!action) return notServed(header.service_name);
+      return action.streamedIn(header, rest, registry).catch((error: unknown) => unexpected(error, header));
+    })
+    .serverStream(method('handleStreamedOut'), (command, call) => streamed(call, command, undefined))
+    .bidi(method('handleStreamed'), (call) => {
       void split(call).then(({ header, rest }) => {
         if (!header) return call.end();
         streamed(call, header, rest);
       }, (error: unknown) => logger.warn({ err: error }, 'streamed action call broke'));
-    },
-  };
+    });
 }

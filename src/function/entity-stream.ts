@@ -8,7 +8,7 @@
 import type { Logger } from '../core/index.js';
 import type { Failure } from '../protocol/index.js';
 
-/** The parts of a grpc-js duplex stream this needs. */
+/** The parts of a bidi server call (./h2-server.ts `ServerCall`) this needs. */
 export interface DuplexCall<In, Out> {
   on(event: 'data', listener: (message: In) => void): unknown;
   on(event: 'end' | 'cancelled' | 'close', listener: () => void): unknown;

@@ -4,12 +4,13 @@
  * `ActionProtocol` only when an entity of that type is served. Each entity stream or action call
  * is routed by service name to its entity.
  *
- * Owns the gRPC plumbing only; the protocol logic lives with each entity type.
+ * Owns the wiring only: the gRPC server is ./h2-server.ts (raw node:http2), the protocol logic
+ * lives with each entity type.
  */
-import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../core/index.js';
 import {
   EntityType,
+  GrpcStatus,
   protocolRoot,
   type CrdtStreamIn,
   type CrdtStreamOut,
@@ -28,9 +29,10 @@ import { serveCrdtStream } from './crdt/stream.js';
 import { entitySpec, type ServiceIdentity } from './discovery.js';
 import type { Entity } from './entity.js';
 import { serveEntityStream } from './entity-stream.js';
-import { actionProtocolHandlers } from './action-service.js';
+import { serveActionProtocol } from './action-service.js';
 import { EventSourcedEntity, type EventSourcedInstance } from './event-sourced.js';
-import { serviceDefinition } from './grpc-definitions.js';
+import { serverMethod } from './grpc-definitions.js';
+import { GrpcH2Server, GrpcStatusError } from './h2-server.js';
 import { ValueEntity, type ValueEntityInstance } from './value-entity.js';
 
 export interface CloudstateServerOptions extends ServiceIdentity {
@@ -47,7 +49,8 @@ export interface StartOptions {
   readonly port?: number;
 }
 
-const protocolService = (name: string) => protocolRoot().lookupService(name);
+/** Method `name` of protocol service `service`, for the server. */
+const protocolMethod = <Request, Response>(service: string, name: string) => serverMethod<Request, Response>(protocolRoot().lookupService(service), name);
 
 /** Serves user entities to a Cloudstate proxy over the Cloudstate protocol (0.2). */
 export class CloudstateServer {
@@ -57,7 +60,7 @@ export class CloudstateServer {
   private readonly logger: Logger;
   private readonly identity: ServiceIdentity;
   private spec: EntitySpec | undefined;
-  private server: grpc.Server | undefined;
+  private server: GrpcH2Server | undefined;
   /** Errors the proxy reported through `reportError`, oldest first. */
   readonly reportedErrors: string[] = [];
   /** The last `ProxyInfo` received in `discover`. */
@@ -88,13 +91,10 @@ export class CloudstateServer {
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 8080;
     this.entitySpec(); // fail fast on bad protos, before the proxy asks
-    const server = new grpc.Server();
+    const server = new GrpcH2Server({ logger: this.logger });
     this.register(server);
     this.server = server;
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
-    }).catch((error: unknown) => {
+    const bound = await server.listen(host, port).catch((error: unknown) => {
       this.server = undefined;
       throw error;
     });
@@ -107,87 +107,73 @@ export class CloudstateServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, graceMs);
-      timer.unref();
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await server.close(graceMs);
   }
 
   private entitiesOf<T extends Entity>(kind: abstract new (...args: never[]) => T): boolean {
     return this.entities.some((entity) => entity instanceof kind);
   }
 
-  private register(server: grpc.Server): void {
-    server.addService(serviceDefinition(protocolService('cloudstate.EntityDiscovery')), {
-      discover: (call: grpc.ServerUnaryCall<ProxyInfo, EntitySpec>, callback: grpc.sendUnaryData<EntitySpec>) => {
-        this.proxyInfo = call.request;
-        this.logger.info({ proxy: call.request.proxy_name, version: call.request.proxy_version }, 'discovery');
-        const supported = call.request.supported_entity_types ?? [];
+  private register(server: GrpcH2Server): void {
+    server
+      .unary(protocolMethod<ProxyInfo, EntitySpec>('cloudstate.EntityDiscovery', 'discover'), (info) => {
+        this.proxyInfo = info;
+        this.logger.info({ proxy: info.proxy_name, version: info.proxy_version }, 'discovery');
+        const supported = info.supported_entity_types ?? [];
         const unsupported = [...new Set(this.entities.map((e) => e.entityType))].filter((type) => !supported.includes(type));
         if (supported.length > 0 && unsupported.length > 0) {
           this.logger.warn({ unsupported, supported }, 'the proxy does not support every entity type served here');
         }
         try {
-          callback(null, this.entitySpec());
+          return this.entitySpec();
         } catch (error) {
           this.logger.error({ err: error }, 'discovery failed');
-          callback({ code: grpc.status.INTERNAL, details: error instanceof Error ? error.message : String(error) });
+          throw new GrpcStatusError(GrpcStatus.INTERNAL, error instanceof Error ? error.message : String(error));
         }
-      },
-      reportError: (call: grpc.ServerUnaryCall<UserFunctionError, object>, callback: grpc.sendUnaryData<object>) => {
-        const message = call.request.message ?? '';
+      })
+      .unary(protocolMethod<UserFunctionError, object>('cloudstate.EntityDiscovery', 'reportError'), (error) => {
+        const message = error.message ?? '';
         this.reportedErrors.push(message);
         this.logger.error({ userFunctionError: message }, 'the proxy reported an error in this user function');
-        callback(null, {});
-      },
-    });
-    if (this.entitiesOf(EventSourcedEntity)) {
-      server.addService(serviceDefinition(protocolService(EntityType.eventSourced)), {
-        handle: (call: grpc.ServerDuplexStream<EventSourcedStreamIn, EventSourcedStreamOut>) =>
-          serveEntityStream<EventSourcedStreamIn, EventSourcedStreamOut, EventSourcedInstance<unknown>>(call, {
-            initOf: (message) => message.init,
-            create: (message) => this.entity(EventSourcedEntity, message.init?.service_name).instance(message.init!, this.registry),
-            handle: async (instance, message) => {
-              if (message.event) {
-                instance.replay(message.event);
-                return undefined;
-              }
-              if (message.command) return instance.command(message.command);
-              return { failure: { description: 'empty or unknown EventSourcedStreamIn message' } };
-            },
-          }, this.logger),
+        return {};
       });
+    if (this.entitiesOf(EventSourcedEntity)) {
+      server.bidi(protocolMethod<EventSourcedStreamIn, EventSourcedStreamOut>(EntityType.eventSourced, 'handle'), (call) =>
+        serveEntityStream<EventSourcedStreamIn, EventSourcedStreamOut, EventSourcedInstance<unknown>>(call, {
+          initOf: (message) => message.init,
+          create: (message) => this.entity(EventSourcedEntity, message.init?.service_name).instance(message.init!, this.registry),
+          handle: async (instance, message) => {
+            if (message.event) {
+              instance.replay(message.event);
+              return undefined;
+            }
+            if (message.command) return instance.command(message.command);
+            return { failure: { description: 'empty or unknown EventSourcedStreamIn message' } };
+          },
+        }, this.logger),
+      );
     }
     if (this.entitiesOf(ValueEntity)) {
-      server.addService(serviceDefinition(protocolService(EntityType.valueEntity)), {
-        handle: (call: grpc.ServerDuplexStream<ValueEntityStreamIn, ValueEntityStreamOut>) =>
-          serveEntityStream<ValueEntityStreamIn, ValueEntityStreamOut, ValueEntityInstance<unknown>>(call, {
-            initOf: (message) => message.init,
-            create: (message) => this.entity(ValueEntity, message.init?.service_name).instance(message.init!, this.registry),
-            handle: async (instance, message) =>
-              message.command ? instance.command(message.command) : { failure: { description: 'empty or unknown ValueEntityStreamIn message' } },
-          }, this.logger),
-      });
+      server.bidi(protocolMethod<ValueEntityStreamIn, ValueEntityStreamOut>(EntityType.valueEntity, 'handle'), (call) =>
+        serveEntityStream<ValueEntityStreamIn, ValueEntityStreamOut, ValueEntityInstance<unknown>>(call, {
+          initOf: (message) => message.init,
+          create: (message) => this.entity(ValueEntity, message.init?.service_name).instance(message.init!, this.registry),
+          handle: async (instance, message) =>
+            message.command ? instance.command(message.command) : { failure: { description: 'empty or unknown ValueEntityStreamIn message' } },
+        }, this.logger),
+      );
     }
     if (this.entitiesOf(CrdtEntity)) {
-      server.addService(serviceDefinition(protocolService(EntityType.crdt)), {
-        handle: (call: grpc.ServerDuplexStream<CrdtStreamIn, CrdtStreamOut>) =>
-          serveCrdtStream(call, (message) => this.entity(CrdtEntity, message.init?.service_name).instance(message.init!, this.registry), this.logger),
-      });
+      server.bidi(protocolMethod<CrdtStreamIn, CrdtStreamOut>(EntityType.crdt, 'handle'), (call) =>
+        serveCrdtStream(call, (message) => this.entity(CrdtEntity, message.init?.service_name).instance(message.init!, this.registry), this.logger),
+      );
     }
     if (this.entitiesOf(Action)) {
       const actionOf = (serviceName: string | undefined) => {
         const entity = this.byService.get(serviceName ?? '');
         return entity instanceof Action ? entity : undefined;
       };
-      server.addService(serviceDefinition(protocolService(EntityType.action)), actionProtocolHandlers(actionOf, this.registry, this.logger));
+      serveActionProtocol(server, actionOf, this.registry, this.logger);
     }
   }
 

@@ -12,7 +12,7 @@
  *
  * It owns one HTTP/2 session to `host:port` (plaintext h2c), opened lazily, shared by every
  * stream and opened again after it closed, with a back-off after a failed connect; gRPC framing
- * (./ingress/grpc-wire.ts); and each call's end as a gRPC status: from the trailers, a
+ * (src/protocol/grpc-frames.ts); and each call's end as a gRPC status: from the trailers, a
  * trailers-only response, the HTTP status, or the way the stream or connection ended (mapped as
  * grpc-js maps them). It owns no retry and no protobuf: callers see bytes and statuses.
  */
@@ -20,8 +20,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock } from '../core/index.js';
 import type { Clock } from '../core/index.js';
+import { decodeGrpcMessage, encodeFrame, FrameDecoder, GrpcFrameError } from '../protocol/index.js';
 import { Status } from './dispatch.js';
-import { decodeGrpcMessage, encodeFrame, FrameDecoder, GrpcFrameError } from './ingress/grpc-wire.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
