@@ -196,6 +196,10 @@ export class ShardRegion {
     const list = this.buffers.get(shard);
     if (!list || list.length === 0 || this.stopped) return;
     if (!this.o.cluster.hasQuorum) return; // held until quorum is back
+    // A shard being handed off takes nothing new: what waits for it stays buffered until it is
+    // gone (stopShard flushes then). Delivering meanwhile would be refused and re-queued in a
+    // loop of microtasks that starves the event loop, and with it the hand-off itself.
+    if (this.shards.get(shard)?.isHandingOff) return;
     const home = this.homes.get(shard);
     if (home === undefined) return void this.askHome(shard);
     if (home === this.self && !this.shards.has(shard)) return void this.askHome(shard);
@@ -353,21 +357,27 @@ export class ShardRegion {
     this.settle(p, () => p.reject(new CloudstateError(header.code, header.message)));
   }
 
-  /** Stops a shard's entities and forgets it; what waits for it is routed again. */
-  private async stopShard(shardId: ShardId): Promise<void> {
+  /** Stops a shard's entities and forgets it; what waits for it is routed again (unless `reroute` is false). */
+  private async stopShard(shardId: ShardId, reroute = true): Promise<void> {
     const shard = this.shards.get(shardId);
     this.homes.delete(shardId);
     if (shard) {
       await shard.handOff();
       if (this.shards.get(shardId) === shard) this.shards.delete(shardId);
     }
-    this.flush(shardId);
+    if (reroute) this.flush(shardId);
   }
 
-  /** The coordinator moves a shard away: stop its entities, forget it, say so. */
+  /**
+   * The coordinator moves a shard away: stop its entities, forget it, say so, and only then
+   * route what waited for it. Asking for its home before the coordinator has the hand-off would
+   * get the stale answer "here", and the shard would start again on this node while the
+   * coordinator gives it to another.
+   */
   private async handOff(coordinator: Peer, shardId: ShardId): Promise<void> {
-    await this.stopShard(shardId);
+    await this.stopShard(shardId, false);
     await this.o.cluster.sendReliable(coordinator, `sharding-coordinator/${this.o.typeName}`, encodeFrame({ t: 'handoff-done', shard: shardId })).catch(() => undefined);
+    this.flush(shardId);
   }
 
   /** Stops every local shard (their entities finish the command at hand) and forgets all homes. */
@@ -377,6 +387,8 @@ export class ShardRegion {
     if (shards.length > 0) this.o.logger.info({ typeName: this.o.typeName, shards: shards.length, why }, 'stopping every shard hosted here');
     await Promise.all(shards.map(([, s]) => s.handOff()));
     for (const [id, s] of shards) if (this.shards.get(id) === s) this.shards.delete(id);
+    // What arrived meanwhile waited (see flush); it is held on until hosting resumes, or goes to the shards' new homes.
+    this.flushAll();
   }
 
   /** A region's member is gone: commands in flight to it are lost; its shards will be reallocated. */

@@ -109,6 +109,11 @@ export class Shard {
     return e.stopped;
   }
 
+  /** True once `handOff` began: the shard takes no new command. */
+  get isHandingOff(): boolean {
+    return this.handingOff;
+  }
+
   /** Hand-off: refuses new commands, lets each entity finish the commands it has, stops them all. */
   async handOff(): Promise<void> {
     this.handingOff = true;

@@ -195,3 +195,68 @@ t.test('passivation: at most `limit` active entities per node (LRU); a passivate
   t.equal(await settle(counters.entityRef('e3').ask({ type: 'get' })), 3, 'e3 was passivated and recovers its state from the journal');
   await cluster.shutdown();
 });
+
+t.test('commands for a shard being handed off wait for its new home; the node stays responsive', async (t) => {
+  // Each command takes 100 ms (virtual), so a hand-off waits for commands in flight while new
+  // ones for the same shard keep arriving. These used to be refused and re-queued in a loop of
+  // microtasks that starved the event loop (a frozen node: no acks, no timers, the hand-off
+  // never ending); the test process hanging is how that showed.
+  const scheduler = new ManualScheduler();
+  const random = new SeededRandom(seed + 3);
+  const network = new InMemoryNetwork({ scheduler, random: random.fork(), latencyMs: 1 });
+  const storage = await openMemoryStorage();
+  const clock: Clock = { now: () => 1_000_000 + Math.floor(scheduler.monotonic()), monotonic: () => scheduler.monotonic() };
+  const nodes: { cluster: Cluster; counters: EntityTypeHandle<Command, number> }[] = [];
+  const add = async (i: number) => {
+    const address = `127.0.4.${i + 1}:7946`;
+    const nodeScheduler = network.scheduler(address);
+    const cluster = await Cluster.start({ id: `h${i}`, seeds: ['127.0.4.1:7946'], preset: 'local', transport: network.transport(address), scheduler: nodeScheduler, clock, random: random.fork() });
+    const slow: EntityBehavior<Command, number> = {
+      async start(context, storage) {
+        const instance = await counter.start(context, storage);
+        return {
+          handle: async (c) => {
+            await new Promise((resolve) => nodeScheduler.schedule(100, () => resolve(undefined)));
+            return instance.handle(c);
+          },
+          stop: () => instance.stop(),
+        };
+      },
+    };
+    const sharding = new Sharding(cluster, { storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore }, clock, scheduler: nodeScheduler });
+    nodes.push({ cluster, counters: sharding.init({ typeName: 'counter', behavior: slow, numberOfShards: 10, rebalanceIntervalMs: 200 }) });
+  };
+  const run = async (ms: number) => {
+    for (let left = ms; left > 0; left -= 5) {
+      scheduler.advance(5);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await add(0);
+  await run(1500);
+  let acked = 0;
+  const failed: string[] = [];
+  let load = true;
+  const tick = () => {
+    if (!load) return;
+    for (let k = 0; k < 4; k++) {
+      nodes[0]!.counters
+        .entityRef(`s${random.int(30)}`)
+        .ask({ type: 'add', n: 1 }, { timeoutMs: 5000 })
+        .then(
+          () => acked++,
+          (err: { code?: string }) => failed.push(err.code ?? String(err)),
+        );
+    }
+    scheduler.schedule(10, tick);
+  };
+  scheduler.schedule(10, tick);
+  await run(1000);
+  await add(1); // rebalancing: shards of h0, busy with slow commands, are handed off to h1
+  await run(4000);
+  t.ok(nodes[1]!.counters.region.hostedShards().length > 0, `the newcomer took shards (${nodes[1]!.counters.region.hostedShards().length}) under load`);
+  load = false;
+  await run(6000);
+  t.same(failed, [], `${acked} commands acknowledged, none failed`);
+  for (const n of nodes) await n.cluster.shutdown();
+});
