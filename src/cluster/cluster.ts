@@ -17,7 +17,8 @@ import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'eventemitter3';
 import { CloudstateError, SeededRandom, describeError, silentLogger, systemClock, systemScheduler } from '../core/index.js';
 import type { Cancellable, Clock, Logger, Random, Scheduler } from '../core/index.js';
-import { presets } from './config.js';
+import { swimConfig } from './config.js';
+import type { presets } from './config.js';
 import type { SwimConfig } from './config.js';
 import type { Keyring } from './keyring.js';
 import type { ClusterMember } from './lifecycle.js';
@@ -149,12 +150,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Binds, starts the membership protocol and begins joining the seeds. */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const config = swimConfig(options.preset ?? 'lan', options.config);
     const bound = options.transport ?? (await UdpTcpTransport.bind({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }));
     const transport = options.keyring ? secureTransport(bound, options.keyring) : bound;
     const random = options.random ?? SeededRandom.fromEntropy();
     const clock = options.clock ?? systemClock;
     const scheduler = options.scheduler ?? systemScheduler;
-    const config = { ...presets[options.preset ?? 'lan'], ...options.config };
     const id = options.id ?? `${transport.address}#${random.int(2 ** 31).toString(36)}`;
     const log = options.logger ?? silentLogger;
     const messenger = new Messenger({ transport, selfId: id, clock, scheduler, logger: log, maxQueuedBytesPerPeer: options.maxQueuedBytesPerPeer });

@@ -2,8 +2,10 @@
  * Membership settings and their presets. `lan` follows memberlist's DefaultLANConfig (tuned
  * for a data-center network) but for a shorter minimum suspicion; `local` is for loopback and
  * tests: ten times faster probing, so a killed member is seen dead in well under a second.
- * All durations are milliseconds.
+ * All durations are milliseconds. `swimConfig` merges overrides into a preset and refuses a
+ * combination that cannot work.
  */
+import { CloudstateError } from '../core/index.js';
 
 export interface SwimConfig {
   /** How often this node probes one member (scaled up by local health). */
@@ -73,3 +75,27 @@ export const presets = {
     deadReclaimMs: 10_000,
   },
 } satisfies Record<string, SwimConfig>;
+
+/**
+ * A preset with `overrides`, checked. Throws `ERR_CLUSTER_CONFIG` for a duration that is not a
+ * positive number, or a probe timeout that is not shorter than the probe interval: the probe's
+ * verdict comes at the end of the interval and indirect probes start after the timeout, so a
+ * timeout as long as the interval leaves no time for them, and one slow ack makes a suspect of
+ * a live member (as `{ probeTimeoutMs: 200 }` on the 100 ms `local` preset did).
+ */
+export function swimConfig(preset: keyof typeof presets, overrides: Partial<SwimConfig> = {}): SwimConfig {
+  const config: SwimConfig = { ...presets[preset], ...overrides };
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && key !== 'indirectChecks')) {
+      throw new CloudstateError('ERR_CLUSTER_CONFIG', `cluster setting ${key} must be a positive number, got ${String(value)}`);
+    }
+  }
+  if (config.probeTimeoutMs >= config.probeIntervalMs) {
+    throw new CloudstateError(
+      'ERR_CLUSTER_CONFIG',
+      `probeTimeoutMs (${config.probeTimeoutMs}) must be shorter than probeIntervalMs (${config.probeIntervalMs}): a probe's verdict comes at the end of its interval, ` +
+        'and indirect probes need the time after the timeout. To be more patient, raise both (e.g. probeIntervalMs 500, probeTimeoutMs 200) or suspicionMult.',
+    );
+  }
+  return config;
+}

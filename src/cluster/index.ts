@@ -5,7 +5,7 @@
  */
 export { Cluster, resolveSeeds } from './cluster.js';
 export type { ClusterEvents, ClusterOptions } from './cluster.js';
-export { presets } from './config.js';
+export { presets, swimConfig } from './config.js';
 export type { SwimConfig } from './config.js';
 export { Keyring, SEAL_OVERHEAD } from './keyring.js';
 export type { KeyInput } from './keyring.js';

@@ -231,6 +231,7 @@ export class SwimNode {
       if (acked) return this.health.apply(-1);
       // No ack at all. Missing nacks mean our own messages may be what is slow (Lifeguard).
       if (nacks < asked || asked === 0) this.health.apply(1);
+      this.log.debug({ member: target.id, incarnation: target.incarnation, asked, nacks, health: this.health.score }, 'no ack from a probed member');
       const now = this.table.get(target.id);
       if (now && now.incarnation === target.incarnation) this.apply({ t: 'suspect', id: target.id, inc: target.incarnation, from: this.id });
     });
@@ -310,6 +311,7 @@ export class SwimNode {
       case 'ignore':
         return;
       case 'refute': {
+        this.log.debug({ said: g.t, by: 'from' in g ? g.from : undefined, incarnation: d.incarnation }, 'refuting what was said of this node');
         if (g.t === 'dead') this.events.emit('declared-dead');
         this.table.set(this.id, { ...this.self, incarnation: d.incarnation });
         this.broadcasts.enqueue(this.aliveGossip(this.self));
@@ -325,7 +327,10 @@ export class SwimNode {
       case 'update': {
         this.table.set(d.member.id, d.member);
         this.broadcasts.enqueue(d.gossip);
-        if (d.suspicion === 'start') this.startSuspicion(d.member, g.t === 'suspect' ? g.from : this.id);
+        if (d.suspicion === 'start') {
+          this.log.debug({ member: d.member.id, incarnation: d.member.incarnation, by: g.t === 'suspect' ? g.from : this.id }, 'suspecting a member');
+          this.startSuspicion(d.member, g.t === 'suspect' ? g.from : this.id);
+        }
         if (d.suspicion === 'cancel' || d.member.status === 'dead' || d.member.status === 'left') {
           this.suspicions.get(d.member.id)?.cancel();
           this.suspicions.delete(d.member.id);
@@ -362,7 +367,10 @@ export class SwimNode {
       if (d.id === this.id && d.status === 'dead' && !this.leaving) declaredDead = true;
       this.apply(digestToGossip(d, remote.from));
     }
-    if (declaredDead) this.events.emit('declared-dead');
+    if (declaredDead) {
+      this.log.debug({ by: remote.from }, 'a push-pull peer holds this node dead');
+      this.events.emit('declared-dead');
+    }
   }
 
   private async pushPull(address: string, join: boolean, timeoutMs = this.o.config.exchangeTimeoutMs): Promise<void> {

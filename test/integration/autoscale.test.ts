@@ -54,7 +54,7 @@ const logLines: { msg: string; [k: string]: unknown }[] = [];
 const logger = pino({ level: 'info' }, { write: (s: string) => void logLines.push(JSON.parse(s)) });
 
 // Patient failure detection, as in the node script: a stall under CPU contention is no failure here.
-const cluster = await Cluster.start({ preset: 'local', config: { probeTimeoutMs: 200, suspicionMult: 20 }, stableAfterMs: 600_000, roles: ['autoscaler'] });
+const cluster = await Cluster.start({ preset: 'local', config: { probeIntervalMs: 500, probeTimeoutMs: 200, suspicionMult: 20 }, stableAfterMs: 600_000, roles: ['autoscaler'] });
 t.teardown(() => cluster.shutdown());
 const scaler = new LocalProcessScaler({
   command: process.execPath,

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { presets, swimConfig } from '../../../src/cluster/index.js';
+import type { SwimConfig } from '../../../src/cluster/index.js';
 import { SeededRandom } from '../../../src/core/index.js';
 import {
   clampHealthScore,
@@ -69,4 +71,22 @@ t.test('probe order is a seeded permutation; random members honour exclusion', a
   t.equal(picked.length, 3);
   t.notOk(picked.includes('a') || picked.includes('b'));
   t.equal(randomMembers(members, 10, new SeededRandom(3)).length, 6);
+});
+
+t.test('swimConfig: a preset with overrides; incoherent settings refused with the reason', async (t) => {
+  t.same(swimConfig('local'), presets.local, 'a preset as it is');
+  t.equal(swimConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 200 }).probeTimeoutMs, 200, 'overrides applied');
+  t.equal(swimConfig('lan', { indirectChecks: 0 }).indirectChecks, 0, 'no indirect probes is allowed');
+  const refused = (overrides: Partial<SwimConfig>): string => {
+    try {
+      swimConfig('local', overrides);
+      return 'accepted';
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+  t.match(refused({ probeTimeoutMs: 200 }), /^ERR_CLUSTER_CONFIG: probeTimeoutMs \(200\) must be shorter than probeIntervalMs \(100\)/, 'a timeout past the interval leaves no time for indirect probes');
+  t.match(refused({ probeTimeoutMs: 100 }), /must be shorter/, 'nor one equal to it');
+  t.match(refused({ probeIntervalMs: 0 }), /^ERR_CLUSTER_CONFIG: cluster setting probeIntervalMs must be a positive number, got 0/);
+  t.match(refused({ suspicionMult: Number.NaN }), /suspicionMult must be a positive number/);
 });

@@ -85,7 +85,7 @@ export interface CrdtNodeOptions {
 }
 
 /** Membership patient with a starved process (a loaded test machine), as the entity tests use. */
-const clusterConfig = { probeIntervalMs: 500, probeTimeoutMs: 3000, suspicionMult: 20 };
+const clusterConfig = { probeIntervalMs: 2000, probeTimeoutMs: 1000, suspicionMult: 20 };
 
 export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}): Promise<CrdtNode> {
   const uf = new FakeUserFunction();

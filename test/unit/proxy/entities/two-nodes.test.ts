@@ -40,7 +40,7 @@ t.test('commands and replies cross nodes: entities of both nodes answer calls ma
   // Slow to suspect: on a loaded test machine a starved process must not see its peer as
   // unreachable. After such a flap (quorum lost, then regained) the shard coordinator singleton
   // was seen hosted nowhere, so commands to unallocated shards waited out the relay timeout.
-  const config = { probeIntervalMs: 500, probeTimeoutMs: 3000, suspicionMult: 20 };
+  const config = { probeIntervalMs: 2000, probeTimeoutMs: 1000, suspicionMult: 20 };
   const a = await Cluster.start({ preset: 'local', config, seeds: [] });
   t.teardown(() => a.shutdown());
   await a.joined;
