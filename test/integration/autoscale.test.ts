@@ -64,6 +64,10 @@ const scaler = new LocalProcessScaler({
   stopTimeoutMs: 20_000,
 });
 t.teardown(() => scaler.stopAll());
+// If this process ends first (a timeout), no worker outlives it: a stuck one would spin on.
+process.on('exit', () => {
+  for (const n of scaler.nodes) if (n.process.exitCode === null) n.process.kill('SIGKILL');
+});
 
 const workers = new Map<number, Worker>();
 scaler.on('started', (node) => {
