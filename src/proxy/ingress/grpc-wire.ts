@@ -84,8 +84,14 @@ export function trailersFrame(status: number, message: string | undefined): Buff
   return encodeFrame(Buffer.from(block, 'latin1'), FLAG_TRAILERS);
 }
 
+/** Status names by code, built once: this runs for every call's metrics. */
+const STATUS_NAMES: readonly string[] = Object.entries(Status).reduce<string[]>((names, [name, value]) => {
+  names[value] = name;
+  return names;
+}, []);
+
 /** The name of a status code (`UNKNOWN`, `NOT_FOUND`), for metrics and logs. */
 export function statusName(code: number): string {
-  for (const [name, value] of Object.entries(Status)) if (value === code) return name;
-  return String(code);
+  return STATUS_NAMES[code] ?? String(code);
 }
+
