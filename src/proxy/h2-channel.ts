@@ -1,20 +1,22 @@
 /**
- * A gRPC client channel on raw `node:http2`, for the proxy's long-lived bidi protocol streams to
- * the user function: the entities' `handle` streams, one per active entity, thousands at once.
+ * A gRPC client channel on raw `node:http2`, for every call the proxy makes to the user function:
+ * above all the entities' long-lived bidi `handle` streams, one per active entity, thousands at
+ * once; also discovery and the action calls.
  *
  * Why not @grpc/grpc-js: under load, grpc-js's client call stack (interceptors → resolving-call →
  * retrying-call → load-balancing-call → subchannel-call, plus its async filter stack) cost ≈20 %
  * of the proxy's CPU per command, and its async steps split one command's writes across ticks.
- * A `handle` stream needs none of it (no name resolution, load balancing, retries, deadlines,
- * metadata or compression): here a write is one `Http2Stream.write` of a framed message (nghttp2
- * coalesces a tick's frames into one socket write) and each DATA chunk is decoded into messages
- * at once.
+ * The protocol needs none of it (no name resolution, load balancing, retries, metadata or
+ * compression; a deadline only for discovery): here a write is one `Http2Stream.write` of a
+ * framed message (nghttp2 coalesces a tick's frames into one socket write) and each DATA chunk is
+ * decoded into messages at once.
  *
  * It owns one HTTP/2 session to `host:port` (plaintext h2c), opened lazily, shared by every
  * stream and opened again after it closed, with a back-off after a failed connect; gRPC framing
  * (src/protocol/grpc-frames.ts); and each call's end as a gRPC status: from the trailers, a
  * trailers-only response, the HTTP status, or the way the stream or connection ended (mapped as
- * grpc-js maps them). It owns no retry and no protobuf: callers see bytes and statuses.
+ * grpc-js maps them), a call's deadline (`grpc-timeout`, enforced here too) and its write
+ * back-pressure. It owns no retry and no protobuf: callers see bytes and statuses.
  */
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -54,6 +56,14 @@ export interface H2CallListener {
   onMessage(message: Buffer): void;
   /** The end, exactly once; nothing follows it. */
   onEnd(status: CallStatus): void;
+}
+
+export interface H2CallOptions {
+  /**
+   * The call ends DEADLINE_EXCEEDED (and is reset, CANCEL) if it has not ended this many ms
+   * after it started; the server is told too (`grpc-timeout`). Default: no deadline.
+   */
+  readonly deadlineMs?: number;
 }
 
 export interface H2ChannelOptions {
@@ -96,14 +106,24 @@ class Connection {
   }
 
   /** Opens a stream; the session keeps the process alive while it has any. */
-  request(path: string): http2.ClientHttp2Stream {
-    const stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': USER_AGENT });
+  request(path: string, deadlineMs: number | undefined): http2.ClientHttp2Stream {
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': USER_AGENT };
+    if (deadlineMs !== undefined) headers['grpc-timeout'] = grpcTimeout(deadlineMs);
+    const stream = this.session.request(headers);
     if (this.active++ === 0) this.session.ref();
     stream.once('close', () => {
       if (--this.active === 0) this.session.unref();
     });
     return stream;
   }
+}
+
+/** A `grpc-timeout` header value for `ms`: at most 8 digits, in the finest unit that fits (as grpc-js writes it). */
+export function grpcTimeout(ms: number): string {
+  const millis = Math.max(0, Math.ceil(ms));
+  if (millis < 1e8) return `${millis}m`;
+  const seconds = Math.ceil(millis / 1000);
+  return seconds < 1e8 ? `${seconds}S` : `${Math.min(Math.ceil(seconds / 3600), 99_999_999)}H`;
 }
 
 /** Opens calls on one shared session, reconnecting as `H2ChannelOptions.reconnectBackoff` says. */
@@ -128,7 +148,7 @@ export class H2Channel {
    * the session connects are sent once it does. A call that cannot start (in the back-off after
    * a failed connect, or on a closed channel) ends UNAVAILABLE on the next tick.
    */
-  request(path: string, listener: H2CallListener): H2Call {
+  request(path: string, listener: H2CallListener, options: H2CallOptions = {}): H2Call {
     const connection = this.closed ? undefined : this.connect();
     if (connection === undefined) {
       const call = new H2Call(listener, 0);
@@ -136,7 +156,9 @@ export class H2Channel {
       process.nextTick(() => call.cancel({ code: Status.UNAVAILABLE, details }));
       return call;
     }
-    return new H2Call(listener, this.o.maxInboundMessageBytes, connection, connection.request(path));
+    const call = new H2Call(listener, this.o.maxInboundMessageBytes, connection, connection.request(path, options.deadlineMs));
+    if (options.deadlineMs !== undefined) call.expireAfter(options.deadlineMs);
+    return call;
   }
 
   /** No new calls (they end UNAVAILABLE); calls in progress run to their end, then the session closes. */
@@ -175,6 +197,7 @@ export class H2Call {
   private trailers: http2.IncomingHttpHeaders | undefined;
   /** An error of the connection (not a reset of this stream by the server). */
   private connectionError: Error | undefined;
+  private deadline: NodeJS.Timeout | undefined;
   private done = false;
 
   /** @internal Made by `H2Channel.request`; without a stream the call only waits for its `cancel`. */
@@ -201,11 +224,29 @@ export class H2Call {
     stream.on('close', () => this.finish(this.endStatus(connection, stream.rstCode)));
   }
 
-  /** Sends one message (framed: flag 0, 4-byte big-endian length). */
-  write(message: Uint8Array): void {
+  /**
+   * Sends one message (framed: flag 0, 4-byte big-endian length). False when the stream's write
+   * buffer is full: a writer that can wait should, for `writable()`. (A dropped write is true.)
+   */
+  write(message: Uint8Array): boolean {
     const stream = this.stream;
-    if (this.done || !stream || stream.writableEnded) return;
-    stream.write(encodeFrame(message));
+    if (this.done || !stream || stream.writableEnded) return true;
+    return stream.write(encodeFrame(message));
+  }
+
+  /** Resolves once the call takes writes again: at once unless the write buffer is full, else on its drain or the call's end. */
+  writable(): Promise<void> {
+    const stream = this.stream;
+    if (this.done || !stream || !stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const ready = () => {
+        stream.off('drain', ready);
+        stream.off('close', ready);
+        resolve();
+      };
+      stream.on('drain', ready);
+      stream.on('close', ready);
+    });
   }
 
   /** Half-closes the proxy's side; the server ends the call. Idempotent. */
@@ -218,6 +259,11 @@ export class H2Call {
   /** Ends the call now with `status` (RST_STREAM CANCEL to the server). Does nothing once ended. */
   cancel(status: CallStatus = { code: Status.CANCELLED, details: 'cancelled by the proxy' }): void {
     this.finish(status);
+  }
+
+  /** @internal Starts the deadline (`H2CallOptions.deadlineMs`): the call ends DEADLINE_EXCEEDED unless it ended before. */
+  expireAfter(ms: number): void {
+    this.deadline = setTimeout(() => this.cancel({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded (${ms} ms)` }), ms);
   }
 
   private received(chunk: Buffer): void {
@@ -239,6 +285,7 @@ export class H2Call {
   private finish(status: CallStatus, serverEnded = false): void {
     if (this.done) return;
     this.done = true;
+    clearTimeout(this.deadline);
     const stream = this.stream;
     if (stream && !stream.closed) {
       if (!serverEnded) stream.close(NGHTTP2_CANCEL);

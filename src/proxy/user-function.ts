@@ -1,20 +1,23 @@
 /**
- * The proxy's gRPC client to the user function (`host:port`, plaintext h2c): discovery and
- * error reports (`cloudstate.EntityDiscovery`), one bidi `handle` stream per active entity
- * (event sourced, value entity, CRDT; on ./h2-channel.ts, not grpc-js, for speed), and the
- * four action calls. Protocol messages are encoded and
- * decoded with protobufjs from the protocol root (snake_case shapes of ../protocol); command
+ * The proxy's gRPC client to the user function (`host:port`, plaintext h2c, one HTTP/2
+ * connection: ./h2-channel.ts, not grpc-js, for speed): discovery and error reports
+ * (`cloudstate.EntityDiscovery`), one bidi `handle` stream per active entity (event sourced,
+ * value entity, CRDT), and the four action calls. Every call is a `ProtocolStream`; unary and
+ * streaming shapes are built on it as grpc-js builds them (one response, or none: UNIMPLEMENTED).
+ * No metadata is sent. Protocol messages are encoded and decoded with protobufjs from the protocol root (snake_case shapes of ../protocol); command
  * payloads travel inside them as bytes (`Any.value`), never decoded here.
  *
  * It maps gRPC errors once, at this boundary, to `UserFunctionCallError` (stable codes: the
  * user function is unreachable, or a call failed), and owns no retry policy: discovery
  * (./discovery.ts) and the entity supports (./entities/) decide what to do.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { CloudstateError, describeError } from '../core/index.js';
 import { protocolType } from '../protocol/index.js';
+import { Status } from './dispatch.js';
 import { H2Channel } from './h2-channel.js';
-import type { H2Call } from './h2-channel.js';
+import type { H2Call, H2CallOptions } from './h2-channel.js';
+import { statusName } from './ingress/grpc-wire.js';
 import type {
   ActionCommand,
   ActionResponse,
@@ -45,17 +48,17 @@ export class UserFunctionCallError extends CloudstateError {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(grpcCode === grpc.status.UNAVAILABLE ? UserFunctionErrorCode.Unavailable : UserFunctionErrorCode.CallFailed, message, options);
+    super(grpcCode === Status.UNAVAILABLE ? UserFunctionErrorCode.Unavailable : UserFunctionErrorCode.CallFailed, message, options);
   }
 }
 
-/** Maps anything grpc-js or the `H2Channel` reported (`code`, `details`) to a `UserFunctionCallError` naming the call. */
+/** Maps a call's end as the `H2Channel` reported it (`code`, `details`: a `CallStatus`) to a `UserFunctionCallError` naming the call. */
 export function asUserFunctionError(err: unknown, what: string): UserFunctionCallError {
   if (err instanceof UserFunctionCallError) return err;
-  const e = err as Partial<grpc.ServiceError> | undefined;
-  const code = typeof e?.code === 'number' ? e.code : grpc.status.UNKNOWN;
-  const detail = e?.details || (err instanceof Error ? err.message : String(err));
-  return new UserFunctionCallError(code, `${what}: ${grpc.status[code] ?? code}: ${detail}`, { cause: err });
+  const e = err as { code?: unknown; details?: unknown } | undefined;
+  const code = typeof e?.code === 'number' ? e.code : Status.UNKNOWN;
+  const detail = (typeof e?.details === 'string' && e.details) || (err instanceof Error ? err.message : String(err));
+  return new UserFunctionCallError(code, `${what}: ${statusName(code)}: ${detail}`, { cause: err });
 }
 
 interface Codec<T> {
@@ -138,9 +141,10 @@ export function protocolServiceDefinition(serviceName: string): grpc.ServiceDefi
 export type StreamItem<Out> = { readonly message: Out } | { readonly end: true; readonly error?: UserFunctionCallError };
 
 /**
- * One bidi `handle` stream over the `H2Channel`, pull-based: `send` writes, `next()` resolves
- * with the next message or the end. Messages that arrive before anyone asks are queued in order;
- * one that does not decode ends the stream (INTERNAL), as in grpc-js.
+ * One call over the `H2Channel`, pull-based: `send` writes, `next()` resolves with the next
+ * message or the end. Messages that arrive before anyone asks are queued in order; one that
+ * does not decode ends the stream (INTERNAL), as in grpc-js. The entities' `handle` streams use
+ * it as it is; the unary and streaming shapes below are built on it.
  */
 export class ProtocolStream<In, Out> {
   private readonly queue: StreamItem<Out>[] = [];
@@ -155,19 +159,24 @@ export class ProtocolStream<In, Out> {
     private readonly codecIn: Codec<In>,
     codecOut: Codec<Out>,
     what: string,
+    options: H2CallOptions = {},
   ) {
-    this.call = channel.request(path, {
-      onMessage: (bytes) => {
-        let message: Out;
-        try {
-          message = codecOut.deserialize(bytes);
-        } catch (err) {
-          return this.call.cancel({ code: grpc.status.INTERNAL, details: `a message from the user function does not decode: ${describeError(err)}` });
-        }
-        this.push({ message });
+    this.call = channel.request(
+      path,
+      {
+        onMessage: (bytes) => {
+          let message: Out;
+          try {
+            message = codecOut.deserialize(bytes);
+          } catch (err) {
+            return this.call.cancel({ code: Status.INTERNAL, details: `a message from the user function does not decode: ${describeError(err)}` });
+          }
+          this.push({ message });
+        },
+        onEnd: (status) => this.finish(status.code === Status.OK ? { end: true } : { end: true, error: asUserFunctionError(status, what) }),
       },
-      onEnd: (status) => this.finish(status.code === grpc.status.OK ? { end: true } : { end: true, error: asUserFunctionError(status, what) }),
-    });
+      options,
+    );
   }
 
   /** True once the user function ended its side (or the call failed). */
@@ -175,16 +184,26 @@ export class ProtocolStream<In, Out> {
     return this.ended !== undefined;
   }
 
-  /** Writes a message; dropped (nothing to tell) once the stream ended or was half-closed. One that does not encode ends the stream (INTERNAL). */
-  send(message: In): void {
-    if (this.ended || this.halfClosed) return;
+  /**
+   * Writes a message; dropped (nothing to tell) once the stream ended or was half-closed. One
+   * that does not encode ends the stream (INTERNAL). False when the write buffer is full: a
+   * writer that can wait should, for `writable()`.
+   */
+  send(message: In): boolean {
+    if (this.ended || this.halfClosed) return true;
     let bytes: Buffer;
     try {
       bytes = this.codecIn.serialize(message);
     } catch (err) {
-      return this.call.cancel({ code: grpc.status.INTERNAL, details: `a message to the user function does not encode: ${describeError(err)}` });
+      this.call.cancel({ code: Status.INTERNAL, details: `a message to the user function does not encode: ${describeError(err)}` });
+      return true;
     }
-    this.call.write(bytes);
+    return this.call.write(bytes);
+  }
+
+  /** Resolves once the stream takes writes again (at once unless the last `send` returned false), or has ended. */
+  writable(): Promise<void> {
+    return this.call.writable();
   }
 
   /** The next message, or the end of the stream. */
@@ -232,14 +251,15 @@ export interface UserFunctionClientOptions {
   readonly reconnectBackoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
+/** Deadline of a `discover` call unless told (and of every `reportError`), ms. */
+const DISCOVERY_DEADLINE_MS = 10_000;
+
 /**
- * The calls the proxy makes to the user function, on two HTTP/2 connections: the entities'
- * `handle` streams on an `H2Channel` (./h2-channel.ts, for speed), discovery, error reports and
- * actions on a grpc-js channel. Each reconnects by itself, with the same back-off.
+ * The calls the proxy makes to the user function, all on one `H2Channel` (./h2-channel.ts),
+ * which reconnects by itself, with a back-off.
  */
 export class UserFunctionClient {
   readonly address: string;
-  private readonly client: grpc.Client;
   private readonly channel: H2Channel;
   private readonly codecs = {
     proxyInfo: codec<ProxyInfo>('cloudstate.ProxyInfo'),
@@ -262,133 +282,123 @@ export class UserFunctionClient {
     const maxInboundMessageBytes = options.maxInboundMessageBytes ?? MAX_INBOUND_MESSAGE_BYTES;
     const reconnectBackoff = options.reconnectBackoff ?? { minMs: 1_000, maxMs: 10_000 };
     this.address = `${host}:${port}`;
-    this.client = new grpc.Client(this.address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': maxInboundMessageBytes,
-      'grpc.max_send_message_length': -1,
-      'grpc.initial_reconnect_backoff_ms': reconnectBackoff.minMs,
-      'grpc.max_reconnect_backoff_ms': reconnectBackoff.maxMs,
-    });
     this.channel = new H2Channel({ host, port, maxInboundMessageBytes, reconnectBackoff });
   }
 
-  /** `EntityDiscovery.discover`. Fails fast (UNAVAILABLE) while the user function is not up. */
+  /** `EntityDiscovery.discover`, with a deadline (default 10 s). Fails fast (UNAVAILABLE) while the user function is not up. */
   discover(info: ProxyInfo, options: { deadlineMs?: number } = {}): Promise<EntitySpec> {
-    const { proxyInfo, entitySpec } = this.codecs;
-    const path = protocolRpcs['cloudstate.EntityDiscovery']!.discover!.path;
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(path, proxyInfo.serialize, entitySpec.deserialize, info, new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 10_000) }, (err, spec) =>
-        err || !spec ? reject(asUserFunctionError(err, `discovery at ${this.address}`)) : resolve(spec),
-      );
-    });
+    const what = `discovery at ${this.address}`;
+    const stream = this.open('cloudstate.EntityDiscovery', 'discover', this.codecs.proxyInfo, this.codecs.entitySpec, what, { deadlineMs: options.deadlineMs ?? DISCOVERY_DEADLINE_MS });
+    return unary(stream, info, what);
   }
 
   /** `EntityDiscovery.reportError`: tells the user function (and its developer) what is wrong. */
-  reportError(message: string): Promise<void> {
-    const { userFunctionError, empty } = this.codecs;
-    const path = protocolRpcs['cloudstate.EntityDiscovery']!.reportError!.path;
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(path, userFunctionError.serialize, empty.deserialize, { message }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) =>
-        err ? reject(asUserFunctionError(err, 'reportError')) : resolve(),
-      );
-    });
+  async reportError(message: string): Promise<void> {
+    const what = 'reportError';
+    const stream = this.open('cloudstate.EntityDiscovery', 'reportError', this.codecs.userFunctionError, this.codecs.empty, what, { deadlineMs: DISCOVERY_DEADLINE_MS });
+    await unary(stream, { message }, what);
   }
 
   /** Opens an event-sourced entity's `handle` stream. */
   openEventSourced(): ProtocolStream<EventSourcedStreamIn, EventSourcedStreamOut> {
-    const path = protocolRpcs['cloudstate.eventsourced.EventSourced']!.handle!.path;
-    return new ProtocolStream(this.channel, path, this.codecs.esIn, this.codecs.esOut, 'event-sourced entity stream');
+    return this.open('cloudstate.eventsourced.EventSourced', 'handle', this.codecs.esIn, this.codecs.esOut, 'event-sourced entity stream');
   }
 
   /** Opens a value entity's `handle` stream. */
   openValueEntity(): ProtocolStream<ValueEntityStreamIn, ValueEntityStreamOut> {
-    const path = protocolRpcs['cloudstate.valueentity.ValueEntity']!.handle!.path;
-    return new ProtocolStream(this.channel, path, this.codecs.veIn, this.codecs.veOut, 'value entity stream');
+    return this.open('cloudstate.valueentity.ValueEntity', 'handle', this.codecs.veIn, this.codecs.veOut, 'value entity stream');
   }
 
   /** Opens a CRDT entity's `handle` stream. */
   openCrdt(): ProtocolStream<CrdtStreamIn, CrdtStreamOut> {
-    const path = protocolRpcs['cloudstate.crdt.Crdt']!.handle!.path;
-    return new ProtocolStream(this.channel, path, this.codecs.crdtIn, this.codecs.crdtOut, 'CRDT entity stream');
+    return this.open('cloudstate.crdt.Crdt', 'handle', this.codecs.crdtIn, this.codecs.crdtOut, 'CRDT entity stream');
   }
 
-  /** `ActionProtocol.handleUnary`. */
+  /** `ActionProtocol.handleUnary`. Aborting `signal` cancels the call. */
   actionUnary(command: ActionCommand, signal?: AbortSignal): Promise<ActionResponse> {
-    const { actionCommand, actionResponse } = this.codecs;
-    const path = protocolRpcs['cloudstate.action.ActionProtocol']!.handleUnary!.path;
-    return new Promise((resolve, reject) => {
-      const call = this.client.makeUnaryRequest(path, actionCommand.serialize, actionResponse.deserialize, command, new grpc.Metadata(), {}, (err, response) =>
-        err || !response ? reject(asUserFunctionError(err, `action ${command.service_name}.${command.name}`)) : resolve(response),
-      );
-      cancelOnAbort(signal, () => call.cancel());
-    });
+    const what = `action ${command.service_name}.${command.name}`;
+    const stream = this.openAction('handleUnary', what, signal);
+    return unary(stream, command, what);
   }
 
-  /** `ActionProtocol.handleStreamedOut`: one command, a stream of responses. */
+  /** `ActionProtocol.handleStreamedOut`: one command, a stream of responses. Aborting `signal`, or leaving the loop early, cancels the call. */
   actionStreamedOut(command: ActionCommand, signal?: AbortSignal): AsyncIterable<ActionResponse> {
-    const { actionCommand, actionResponse } = this.codecs;
-    const path = protocolRpcs['cloudstate.action.ActionProtocol']!.handleStreamedOut!.path;
-    const call = this.client.makeServerStreamRequest(path, actionCommand.serialize, actionResponse.deserialize, command, new grpc.Metadata());
-    cancelOnAbort(signal, () => call.cancel());
-    return readAll<ActionResponse>(call, `action ${command.service_name}.${command.name}`);
+    const stream = this.openAction('handleStreamedOut', `action ${command.service_name}.${command.name}`, signal);
+    stream.send(command);
+    stream.end();
+    return responses(stream);
   }
 
   /** `ActionProtocol.handleStreamedIn`: writes every command of `commands`, then half-closes; resolves with the one response. */
   actionStreamedIn(commands: AsyncIterable<ActionCommand>, signal?: AbortSignal): Promise<ActionResponse> {
-    const { actionCommand, actionResponse } = this.codecs;
-    const path = protocolRpcs['cloudstate.action.ActionProtocol']!.handleStreamedIn!.path;
-    return new Promise((resolve, reject) => {
-      const call = this.client.makeClientStreamRequest(path, actionCommand.serialize, actionResponse.deserialize, new grpc.Metadata(), {}, (err, response) =>
-        err || !response ? reject(asUserFunctionError(err, 'streamed-in action')) : resolve(response),
-      );
-      cancelOnAbort(signal, () => call.cancel());
-      void pump(commands, call, () => call.cancel());
-    });
+    const what = 'streamed-in action';
+    const stream = this.openAction('handleStreamedIn', what, signal);
+    void pump(commands, stream);
+    return onlyResponse(stream, what);
   }
 
   /** `ActionProtocol.handleStreamed` (bidi): writes `commands` while yielding the responses. */
   actionStreamed(commands: AsyncIterable<ActionCommand>, signal?: AbortSignal): AsyncIterable<ActionResponse> {
-    const { actionCommand, actionResponse } = this.codecs;
-    const path = protocolRpcs['cloudstate.action.ActionProtocol']!.handleStreamed!.path;
-    const call = this.client.makeBidiStreamRequest(path, actionCommand.serialize, actionResponse.deserialize, new grpc.Metadata());
-    cancelOnAbort(signal, () => call.cancel());
-    void pump(commands, call, () => call.cancel());
-    return readAll<ActionResponse>(call, 'streamed action');
+    const stream = this.openAction('handleStreamed', 'streamed action', signal);
+    void pump(commands, stream);
+    return responses(stream);
   }
 
-  /** Closes both connections to new calls; calls in progress run to their end. */
+  /** Closes the connection to new calls; calls in progress run to their end. */
   close(): void {
-    this.client.close();
     this.channel.close();
+  }
+
+  private open<In, Out>(service: string, method: string, codecIn: Codec<In>, codecOut: Codec<Out>, what: string, options?: H2CallOptions): ProtocolStream<In, Out> {
+    return new ProtocolStream(this.channel, protocolRpcs[service]![method]!.path, codecIn, codecOut, what, options);
+  }
+
+  private openAction(method: string, what: string, signal: AbortSignal | undefined): ProtocolStream<ActionCommand, ActionResponse> {
+    const stream = this.open('cloudstate.action.ActionProtocol', method, this.codecs.actionCommand, this.codecs.actionResponse, what);
+    if (signal?.aborted) stream.cancel();
+    else signal?.addEventListener('abort', () => stream.cancel(), { once: true });
+    return stream;
   }
 }
 
-function cancelOnAbort(signal: AbortSignal | undefined, cancel: () => void): void {
-  if (!signal) return;
-  if (signal.aborted) cancel();
-  else signal.addEventListener('abort', cancel, { once: true });
+/** Sends `request`, half-closes, and resolves with the one response: a unary call. */
+function unary<In, Out>(stream: ProtocolStream<In, Out>, request: In, what: string): Promise<Out> {
+  stream.send(request);
+  stream.end();
+  return onlyResponse(stream, what);
+}
+
+/** The one response of a unary or client-streaming call; none, or more than one, fails UNIMPLEMENTED, as in grpc-js. */
+async function onlyResponse<In, Out>(stream: ProtocolStream<In, Out>, what: string): Promise<Out> {
+  let response: { readonly message: Out } | undefined;
+  for await (const message of responses(stream)) {
+    if (response) throw asUserFunctionError({ code: Status.UNIMPLEMENTED, details: 'Too many responses received' }, what);
+    response = { message };
+  }
+  if (!response) throw asUserFunctionError({ code: Status.UNIMPLEMENTED, details: 'No message received' }, what);
+  return response.message;
 }
 
 /** Writes every item, honouring back-pressure, then half-closes; a failing source cancels the call. */
-async function pump<T>(source: AsyncIterable<T>, call: grpc.ClientWritableStream<T>, cancel: () => void): Promise<void> {
+async function pump<In, Out>(source: AsyncIterable<In>, stream: ProtocolStream<In, Out>): Promise<void> {
   try {
-    for await (const item of source) {
-      if (!call.write(item)) await new Promise((resolve) => call.once('drain', resolve));
-    }
-    call.end();
+    for await (const item of source) if (!stream.send(item)) await stream.writable();
+    stream.end();
   } catch {
-    cancel();
+    stream.cancel();
   }
 }
 
-/** The messages of a response stream, ending with it; a non-OK status throws `UserFunctionCallError`. */
-async function* readAll<T>(call: grpc.ClientReadableStream<T>, what: string): AsyncGenerator<T> {
-  // The iterator reports errors while it runs; after it, a cancel's CANCELLED must not go unheard.
-  call.on('error', () => undefined);
+/** The messages of a response stream, ending with it; a non-OK status throws its `UserFunctionCallError`. A consumer that stops early cancels the call. */
+async function* responses<In, Out>(stream: ProtocolStream<In, Out>): AsyncGenerator<Out> {
   try {
-    for await (const message of call as AsyncIterable<T>) yield message;
-  } catch (err) {
-    throw asUserFunctionError(err, what);
+    for (;;) {
+      const item = await stream.next();
+      if ('message' in item) yield item.message;
+      else if (item.error) throw item.error;
+      else return;
+    }
   } finally {
-    call.cancel();
+    stream.cancel();
   }
 }

@@ -1,14 +1,15 @@
 // The proxy's gRPC-over-HTTP/2 channel (src/proxy/h2-channel.ts) against a real node:http2
 // server on 127.0.0.1 that each test scripts: framing across DATA chunks, the end of a call
-// (trailers, trailers-only, HTTP status, resets, lost connections), the reconnect back-off (on
-// an injected clock), the message size limit, and many concurrent streams on one session.
+// (trailers, trailers-only, HTTP status, resets, lost connections), the deadline, write
+// back-pressure, the reconnect back-off (on an injected clock), the message size limit, and many
+// concurrent streams on one session.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Clock } from '../../../src/core/index.js';
 import { Status } from '../../../src/proxy/dispatch.js';
-import { H2Channel } from '../../../src/proxy/h2-channel.js';
-import type { CallStatus, H2ChannelOptions } from '../../../src/proxy/h2-channel.js';
+import { grpcTimeout, H2Channel } from '../../../src/proxy/h2-channel.js';
+import type { CallStatus, H2CallOptions, H2ChannelOptions } from '../../../src/proxy/h2-channel.js';
 import { encodeFrame, FrameDecoder } from '../../../src/proxy/ingress/grpc-wire.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -57,7 +58,7 @@ function channelTo(t: Teardown, port: number, options: Partial<H2ChannelOptions>
 }
 
 /** Starts a call that records what it gets. */
-function call(channel: H2Channel, path = '/t.S/m') {
+function call(channel: H2Channel, path = '/t.S/m', options: H2CallOptions = {}) {
   const messages: string[] = [];
   let ended!: (status: CallStatus) => void;
   let got!: () => void;
@@ -67,7 +68,7 @@ function call(channel: H2Channel, path = '/t.S/m') {
     messages.push(m.toString());
     got();
   };
-  return { call: channel.request(path, { onMessage, onEnd: ended }), messages, end, firstMessage };
+  return { call: channel.request(path, { onMessage, onEnd: ended }, options), messages, end, firstMessage };
 }
 
 /** Answers a call: 200 and gRPC headers; `finish` sends the trailers. */
@@ -168,6 +169,73 @@ t.test('cancel resets the stream (CANCEL) and ends the call CANCELLED; a server 
   t.same(await c.end, { code: Status.CANCELLED, details: 'cancelled by the proxy' });
   t.equal(await reset, http2.constants.NGHTTP2_CANCEL, 'the server sees RST_STREAM CANCEL');
   t.same(await call(channel, '/t.S/reset').end, { code: Status.UNAVAILABLE, details: 'stream refused by the server' });
+});
+
+t.test('a deadline: sent as grpc-timeout, and the call ends DEADLINE_EXCEEDED (reset, CANCEL) if the server is still silent', async (t) => {
+  const timeouts: (string | string[] | undefined)[] = [];
+  const resets: Promise<number>[] = [];
+  const server = await startServer(t, (stream, headers) => {
+    timeouts.push(headers['grpc-timeout']);
+    resets.push(new Promise((resolve) => stream.on('close', () => resolve(stream.rstCode))));
+    if (headers[':path'] === '/t.S/quick') respond(stream).finish(); // in time: no reset, the timer is cleared
+  });
+  const channel = channelTo(t, server.port);
+  const started = Date.now();
+  const late = await call(channel, '/t.S/slow', { deadlineMs: 100 }).end;
+  t.same(late, { code: Status.DEADLINE_EXCEEDED, details: 'Deadline exceeded (100 ms)' });
+  t.ok(Date.now() - started >= 95, 'not before the deadline');
+  t.equal(await resets[0], http2.constants.NGHTTP2_CANCEL, 'the server sees RST_STREAM CANCEL');
+  t.same(await call(channel, '/t.S/quick', { deadlineMs: 100 }).end, { code: Status.OK, details: '' });
+  t.same(await call(channel, '/t.S/quick').end, { code: Status.OK, details: '' });
+  t.same(timeouts, ['100m', '100m', undefined], 'grpc-timeout only with a deadline');
+});
+
+t.test('grpc-timeout: at most 8 digits, in the finest unit that fits, rounded up', async (t) => {
+  const cases: [number, string][] = [
+    [0, '0m'],
+    [-5, '0m'],
+    [10_000, '10000m'],
+    [0.2, '1m'],
+    [99_999_999, '99999999m'],
+    [100_000_000, '100000S'],
+    [100_000_001, '100001S'],
+    [1e11 * 1000, '27777778H'],
+  ];
+  for (const [ms, header] of cases) t.equal(grpcTimeout(ms), header, `${ms} ms`);
+});
+
+t.test('back-pressure: write is false while the server does not read; writable() waits for the drain, or the end', async (t) => {
+  let serverStream: http2.ServerHttp2Stream | undefined;
+  let bytes = 0;
+  const server = await startServer(t, (stream) => {
+    serverStream = stream;
+    stream.pause(); // reads nothing: flow control stops the client
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    stream.on('end', () => respond(stream).finish());
+  });
+  const channel = channelTo(t, server.port);
+  const c = call(channel);
+  const big = Buffer.alloc(1024 * 1024);
+  t.equal(c.call.write(big), false, 'a full write buffer');
+  let drained = false;
+  const writable = c.call.writable().then(() => (drained = true));
+  while (!serverStream) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(drained, 'still waiting while the server reads nothing');
+  serverStream.resume();
+  await writable;
+  t.ok(bytes > 0, 'the server read');
+  c.call.end();
+  t.same(await c.end, { code: Status.OK, details: '' });
+  t.equal(bytes, big.length + 5, 'the whole message arrived');
+  await c.call.writable(); // ended: at once
+
+  const stuck = call(channel);
+  t.equal(stuck.call.write(big), false);
+  const waiting = stuck.call.writable();
+  stuck.call.cancel();
+  await waiting;
+  t.equal((await stuck.end).code, Status.CANCELLED, 'a cancel ends the wait');
 });
 
 t.test('a message over the limit: RESOURCE_EXHAUSTED, and the stream is cancelled; a compressed one: INTERNAL', async (t) => {
