@@ -6,4 +6,5 @@ export { SeededRandom } from './random.js';
 export type { Random } from './random.js';
 export { CloudstateError, hasCode, describeError } from './errors.js';
 export { createLogger, silentLogger } from './logger.js';
+export { whenDrained } from './streams.js';
 export type { Logger, LoggerOptions } from './logger.js';

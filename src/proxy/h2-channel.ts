@@ -20,7 +20,7 @@
  */
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { systemClock } from '../core/index.js';
+import { systemClock, whenDrained } from '../core/index.js';
 import type { Clock } from '../core/index.js';
 import { decodeGrpcMessage, encodeFrame, FrameDecoder, GrpcFrameError } from '../protocol/index.js';
 import { Status } from './dispatch.js';
@@ -238,15 +238,7 @@ export class H2Call {
   writable(): Promise<void> {
     const stream = this.stream;
     if (this.done || !stream || !stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const ready = () => {
-        stream.off('drain', ready);
-        stream.off('close', ready);
-        resolve();
-      };
-      stream.on('drain', ready);
-      stream.on('close', ready);
-    });
+    return whenDrained(stream);
   }
 
   /** Half-closes the proxy's side; the server ends the call. Idempotent. */

@@ -7,7 +7,8 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { whenDrained } from '../../core/index.js';
 import { LazyAbort } from './lazy-abort.js';
 
 /** The request body is larger than the limit (HTTP 413). */
@@ -69,18 +70,6 @@ function collect(readable: Readable, limit: number): Promise<Buffer> {
     readable.on('data', onData);
     readable.on('end', onEnd);
     readable.on('error', onError);
-  });
-}
-
-function whenDrained(writable: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      writable.off('drain', done);
-      writable.off('close', done);
-      resolve();
-    };
-    writable.on('drain', done);
-    writable.on('close', done);
   });
 }
 

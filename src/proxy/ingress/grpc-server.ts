@@ -10,6 +10,7 @@
  * nothing a client sends can throw out of here.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { whenDrained } from '../../core/index.js';
 import type { Logger } from '../../core/index.js';
 import type { MetadataEntry } from '../../protocol/index.js';
 import { CallError, Status, type Call, type Dispatcher, type Response, type StatusCode } from '../dispatch.js';
@@ -203,15 +204,7 @@ class StreamSink implements CallSink {
     const stream = this.call.stream;
     if (this.call.finished || stream.destroyed) return;
     if (stream.write(encodeFrame(payload))) return;
-    return new Promise((resolve) => {
-      const done = () => {
-        stream.off('drain', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('close', done);
-    });
+    return whenDrained(stream);
   }
   end(status: number, message: string | undefined): void {
     finish(this.call, status, message);
