@@ -7,7 +7,7 @@
 import type { MetadataEntry } from '../protocol/index.js';
 import type { MethodModel } from './model.js';
 
-/** gRPC status codes the proxy uses. */
+/** The gRPC status codes (all of them: the user function may end a call with any). */
 export const Status = {
   OK: 0,
   CANCELLED: 1,
@@ -15,11 +15,17 @@ export const Status = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 
