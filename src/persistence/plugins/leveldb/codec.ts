@@ -12,45 +12,44 @@ import { crc32 } from 'node:zlib';
 
 const VERSION = 1;
 
+/**
+ * Writes one record into a single buffer sized up front (the fields are few and their sizes
+ * known): no buffer per field and no concatenation, as this runs for every event stored.
+ */
 class Writer {
-  private parts: Uint8Array[] = [];
-  private size = 0;
-  private push(b: Uint8Array) {
-    this.parts.push(b);
-    this.size += b.byteLength;
-  }
-  u8(n: number) {
-    this.push(Uint8Array.of(n));
+  private readonly buf: Buffer;
+  private pos = 5;
+
+  /** `bodySize`: the bytes after the checksum and the version. */
+  constructor(bodySize: number) {
+    this.buf = Buffer.allocUnsafe(5 + bodySize);
+    this.buf[4] = VERSION;
   }
   u16(n: number) {
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16BE(n);
-    this.push(b);
+    this.pos = this.buf.writeUInt16BE(n, this.pos);
   }
   f64(n: number) {
-    const b = Buffer.allocUnsafe(8);
-    b.writeDoubleBE(n);
-    this.push(b);
+    this.pos = this.buf.writeDoubleBE(n, this.pos);
   }
   str(s: string) {
-    const b = Buffer.from(s, 'utf8');
-    const len = Buffer.allocUnsafe(4);
-    len.writeUInt32BE(b.byteLength);
-    this.push(len);
-    this.push(b);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32BE(n, this.pos);
+    this.pos += 4 + n;
   }
   bytes(b: Uint8Array) {
-    this.push(b);
+    this.buf.set(b, this.pos);
+    this.pos += b.byteLength;
   }
-  /** The record with its checksum in front. */
+  /** The record with its checksum (of the version and the body) in front. */
   finish(): Buffer {
-    const body = Buffer.concat(this.parts, this.size);
-    const out = Buffer.allocUnsafe(4 + body.byteLength);
-    out.writeUInt32BE(crc32(body));
-    body.copy(out, 4);
-    return out;
+    if (this.pos !== this.buf.byteLength) throw new Error(`record size mismatch: wrote ${this.pos} of ${this.buf.byteLength} bytes`);
+    this.buf.writeUInt32BE(crc32(this.buf.subarray(4)), 0);
+    return this.buf;
   }
 }
+
+/** The encoded size of a `str` field. */
+const strSize = (s: string): number => 4 + Buffer.byteLength(s, 'utf8');
 
 class Reader {
   private pos = 5;
@@ -103,8 +102,9 @@ export interface EventFields {
 }
 
 export function encodeEvent(e: EventFields): Buffer {
-  const w = new Writer();
-  w.u8(VERSION);
+  let size = 8 + 8 + strSize(e.writerId) + strSize(e.manifest) + 2 + e.payload.byteLength;
+  for (const t of e.tags) size += strSize(t);
+  const w = new Writer(size);
   w.f64(e.timestamp);
   w.f64(e.ordering);
   w.str(e.writerId);
@@ -126,8 +126,7 @@ export function decodeEvent(record: Uint8Array): EventFields {
 }
 
 export function encodeSnapshot(timestamp: number, manifest: string, payload: Uint8Array): Buffer {
-  const w = new Writer();
-  w.u8(VERSION);
+  const w = new Writer(8 + strSize(manifest) + payload.byteLength);
   w.f64(timestamp);
   w.str(manifest);
   w.bytes(payload);
@@ -140,8 +139,7 @@ export function decodeSnapshot(record: Uint8Array): { timestamp: number; manifes
 }
 
 export function encodeValue(revision: number, manifest: string, payload: Uint8Array): Buffer {
-  const w = new Writer();
-  w.u8(VERSION);
+  const w = new Writer(8 + strSize(manifest) + payload.byteLength);
   w.f64(revision);
   w.str(manifest);
   w.bytes(payload);
