@@ -53,7 +53,13 @@ export class LevelDbJournal implements JournalPlugin {
   async writeBatch(writes: readonly AtomicWrite[]): Promise<WriteOutcome[]> {
     this.checkOpen();
     try {
-      const highest = await Promise.all(writes.map((w) => this.highest(w.persistenceId)));
+      // Most ids are in the cache: read those without a promise each.
+      const highest = writes.map((w) => this.cachedHighest(w.persistenceId) ?? -1);
+      const misses = writes.flatMap((_, i) => (highest[i] === -1 ? [i] : []));
+      if (misses.length > 0) {
+        const read = await Promise.all(misses.map((i) => this.highest(writes[i]!.persistenceId)));
+        misses.forEach((i, k) => (highest[i] = read[k]!));
+      }
       const batch = this.db.batch();
       const outcomes: WriteOutcome[] = [];
       let ordering = this.ordering;
@@ -103,13 +109,17 @@ export class LevelDbJournal implements JournalPlugin {
     }
   }
 
+  /** The cached highest seqNr of the id (refreshed as recently used), or undefined. */
+  private cachedHighest(persistenceId: string): number | undefined {
+    const cached = this.highestCache.get(persistenceId);
+    if (cached !== undefined) this.remember(persistenceId, cached);
+    return cached;
+  }
+
   /** The highest seqNr of the id: from the cache, or the larger of its last event key and head key. */
   private async highest(persistenceId: string): Promise<number> {
-    const cached = this.highestCache.get(persistenceId);
-    if (cached !== undefined) {
-      this.remember(persistenceId, cached);
-      return cached;
-    }
+    const cached = this.cachedHighest(persistenceId);
+    if (cached !== undefined) return cached;
     const [head] = await getMany(this.db, [keys.highest(persistenceId)]);
     let last = 0;
     for await (const [key] of scan(this.db, { ...keys.eventRange(persistenceId, 1, Number.MAX_SAFE_INTEGER), reverse: true, limit: 1 }, 1)) {
