@@ -1,9 +1,11 @@
 /**
- * The life of one entity `handle` stream (event sourced or value entity), independent of the
- * entity type: the first message must be `init` (creating the instance), then messages are
- * handled strictly one at a time, in arrival order, even when handlers are async. A stream-level
- * `failure` (a crashed handler, a protocol violation) is written and the stream is ended; later
- * messages are ignored. When the proxy half-closes, the stream is ended after pending messages.
+ * The life of one entity `handle` stream (event sourced, value entity or CRDT), independent of
+ * the entity type: the first message must be `init` (creating the instance), then messages are
+ * handled strictly one at a time, in arrival order, even when handlers are async; each answer is
+ * zero or more messages (a CRDT command's reply, then messages to its other open calls). A
+ * stream-level `failure` (a crashed handler, a protocol violation) is written and the stream is
+ * ended; later messages are ignored. When the proxy half-closes, the stream is ended after
+ * pending messages.
  */
 import type { Logger } from '../core/index.js';
 import type { Failure } from '../protocol/index.js';
@@ -23,8 +25,8 @@ export interface EntityStreamHandler<In, Out extends { failure?: Failure | null 
   initOf(message: In): { service_name?: string } | null | undefined;
   /** Creates the instance; throws (with a message for the proxy) when the service is unknown. */
   create(message: In): Instance;
-  /** Handles a non-init message; its output (if any) is written, and a `failure` output ends the stream. */
-  handle(instance: Instance, message: In): Promise<Out | undefined> | Out | undefined;
+  /** Handles a non-init message; its outputs (if any) are written in order, and a `failure` output ends the stream. */
+  handle(instance: Instance, message: In): Promise<Out | readonly Out[] | undefined> | Out | readonly Out[] | undefined;
 }
 
 /** Serves one `handle` stream. */
@@ -55,12 +57,15 @@ export function serveEntityStream<In, Out extends { failure?: Failure | null }, 
       return;
     }
     if (instance === undefined) return failStream('message received before init');
-    const out = await handler.handle(instance, message);
-    if (closed || out === undefined) return;
-    call.write(out);
-    if (out.failure) {
-      logger.error({ failure: out.failure.description }, 'entity failed; ending its stream');
-      end();
+    const answer = await handler.handle(instance, message);
+    const outs: readonly Out[] = answer === undefined ? [] : Array.isArray(answer) ? answer : [answer as Out];
+    for (const out of outs) {
+      if (closed) return;
+      call.write(out);
+      if (out.failure) {
+        logger.error({ failure: out.failure.description }, 'entity failed; ending its stream');
+        return end();
+      }
     }
   };
   call.on('data', (message) => {
