@@ -1,11 +1,11 @@
 import t from 'tap';
 import { openMemoryStorage } from '../../../../src/persistence/index.js';
 import { entityStorage, Sharding } from '../../../../src/sharding/index.js';
-import { CallError, Status } from '../../../../src/proxy/dispatch.js';
+import { Status } from '../../../../src/proxy/dispatch.js';
 import type { Dispatcher, Response } from '../../../../src/proxy/dispatch.js';
 import { createDispatcher } from '../../../../src/proxy/entities/index.js';
 import { UserFunctionClient } from '../../../../src/proxy/user-function.js';
-import { b64 } from '../entities/fake-user-function.js';
+import { b64, rejection } from '../entities/fake-user-function.js';
 import { crdtModel, key, keyAny, msgAny, startCrdtNode } from './harness.js';
 import type { CrdtNode } from './harness.js';
 
@@ -18,16 +18,6 @@ async function dispatcherOn(t: { teardown(fn: () => unknown): void }, node: Crdt
   const client = new UserFunctionClient({ port: node.uf.port });
   t.teardown(() => client.close());
   return createDispatcher({ model: crdtModel(), client, sharding, crdt: node.support });
-}
-
-async function rejection(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CallError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded');
 }
 
 t.test('the dispatcher serves CRDT services: replies, failures, forwards and side effects to other CRDT services', async (t) => {

@@ -14,11 +14,11 @@ import type { UserFunctionReply } from '../../../../src/proxy/entities/messages.
 import { buildProxyModel } from '../../../../src/proxy/descriptors.js';
 import type { MethodModel, ProxyModel } from '../../../../src/proxy/model.js';
 import { UserFunctionClient, protocolServiceDefinition } from '../../../../src/proxy/user-function.js';
-import { Connection, FakeUserFunction, Inbox, descriptorSetOf } from '../entities/fake-user-function.js';
+import { Connection, FakeUserFunction, Inbox, descriptorSetOf, methodIn, stringField } from '../entities/fake-user-function.js';
 import type * as grpc from '@grpc/grpc-js';
 
-const field = (name: string, number: number, options?: object) => ({ name, number, label: 1, type: 9, json_name: name, ...(options ? { options } : {}) });
-const method = (name: string, input: string, output: string, extra: object = {}) => ({ name, input_type: `.c.${input}`, output_type: `.c.${output}`, ...extra });
+const field = stringField;
+const method = methodIn('c');
 const crdtFile = {
   name: 'c/crdt.proto',
   package: 'c',

@@ -2,10 +2,10 @@ import t from 'tap';
 import { EntityType } from '../../../../src/protocol/index.js';
 import { buildProxyModel } from '../../../../src/proxy/descriptors.js';
 import { modelProblems } from '../../../../src/proxy/validation.js';
-import { descriptorSetOf } from '../entities/fake-user-function.js';
+import { descriptorSetOf, stringField } from '../entities/fake-user-function.js';
 import { crdtModel } from './harness.js';
 
-const field = (name: string, number: number, options?: object) => ({ name, number, label: 1, type: 9, json_name: name, ...(options ? { options } : {}) });
+const field = stringField;
 const method = (name: string, input: string, extra: object = {}) => ({ name, input_type: `.v.${input}`, output_type: '.v.Key', ...extra });
 const file = {
   name: 'v/v.proto',

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { ActionCommand, ActionResponse, MetadataEntry } from '../../../../src/protocol/index.js';
-import { CallError, Status } from '../../../../src/proxy/dispatch.js';
-import { anyOf, b64, key, msg, msgText } from './fake-user-function.js';
+import { Status } from '../../../../src/proxy/dispatch.js';
+import { anyOf, b64, key, msg, msgText, rejection } from './fake-user-function.js';
 import { startNode } from './harness.js';
 import type { Node } from './harness.js';
 
@@ -15,16 +15,6 @@ async function collect(node: Node, path: string, requests: Uint8Array[], metadat
   const call = { method: node.method(path), metadata, requests: (async function* () { yield* requests; })(), signal: new AbortController().signal };
   for await (const r of node.dispatcher.stream(call)) out.push(msgText(r.payload));
   return out;
-}
-
-async function rejection(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CallError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded');
 }
 
 t.test('the four action shapes, with the call metadata', async (t) => {

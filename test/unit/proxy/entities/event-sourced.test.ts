@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { JournalPlugin } from '../../../../src/persistence/index.js';
-import { CallError, Status } from '../../../../src/proxy/dispatch.js';
-import { anyOf, b64, key, msg, msgText } from './fake-user-function.js';
+import { Status } from '../../../../src/proxy/dispatch.js';
+import { anyOf, b64, key, msg, msgText, rejection } from './fake-user-function.js';
 import { startNode } from './harness.js';
 import type { Node } from './harness.js';
 
@@ -15,16 +15,6 @@ async function stored(node: Node, persistenceId: string) {
   const out: { seqNr: number; manifest: string; payload: string; tags: readonly string[] }[] = [];
   for await (const e of node.storage.journal.replay(persistenceId)) out.push({ seqNr: e.seqNr, manifest: e.manifest, payload: new TextDecoder().decode(e.payload), tags: e.tags });
   return out;
-}
-
-async function rejection(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CallError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded');
 }
 
 t.test('a reply: init, command without metadata, events persisted before the answer, snapshot at the last event', async (t) => {

@@ -10,6 +10,7 @@ import { EntityType, protocolType } from '../../../../src/protocol/index.js';
 import type { ActionCommand, ActionResponse, EntitySpec, ProxyInfo } from '../../../../src/protocol/index.js';
 import { protocolServiceDefinition } from '../../../../src/proxy/user-function.js';
 import { buildProxyModel } from '../../../../src/proxy/descriptors.js';
+import { CallError } from '../../../../src/proxy/dispatch.js';
 import type { protobuf } from '../../../../src/protocol/index.js';
 
 /** Waits for items pushed later; `next` resolves in push order. */
@@ -163,8 +164,14 @@ export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('b
 
 // ---- the test model: package t ----
 
-const field = (name: string, number: number, options?: object) => ({ name, number, label: 1, type: 9, json_name: name, ...(options ? { options } : {}) });
-const method = (name: string, input: string, output: string, extra: object = {}) => ({ name, input_type: `.t.${input}`, output_type: `.t.${output}`, ...extra });
+/** A singular string field of a FileDescriptorProto (as plain JSON), with `options` if given. */
+export const stringField = (name: string, number: number, options?: object) => ({ name, number, label: 1, type: 9, json_name: name, ...(options ? { options } : {}) });
+/** A method of a service in package `pkg`, its types named relative to that package. */
+export const methodIn =
+  (pkg: string) =>
+  (name: string, input: string, output: string, extra: object = {}) => ({ name, input_type: `.${pkg}.${input}`, output_type: `.${pkg}.${output}`, ...extra });
+const field = stringField;
+const method = methodIn('t');
 const testFile = {
   name: 't/test.proto',
   package: 't',
@@ -222,3 +229,14 @@ export const msg = (message: string): Uint8Array => msgType().encode({ message }
 /** Decodes a `t.Msg`'s message. */
 export const msgText = (bytes: Uint8Array): string => (msgType().decode(bytes) as unknown as { message: string }).message;
 export const anyOf = (typeName: string, value: Uint8Array) => ({ type_url: `type.googleapis.com/${typeName}`, value });
+
+/** The CallError a call rejected with (anything else is rethrown; a success fails the test). */
+export async function rejection(p: Promise<unknown>): Promise<CallError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CallError) return err;
+    throw err;
+  }
+  throw new Error('the call succeeded');
+}

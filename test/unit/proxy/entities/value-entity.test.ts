@@ -1,6 +1,6 @@
 import t from 'tap';
-import { CallError, Status } from '../../../../src/proxy/dispatch.js';
-import { anyOf, b64, key, msg, msgText } from './fake-user-function.js';
+import { Status } from '../../../../src/proxy/dispatch.js';
+import { anyOf, b64, key, msg, msgText, rejection } from './fake-user-function.js';
 import { startNode } from './harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -9,16 +9,6 @@ const replyTo = (id: number, text: string, stateAction?: object) => ({
   reply: { command_id: id, client_action: { reply: { payload: anyOf('t.Msg', msg(text)) } }, ...(stateAction ? { state_action: stateAction } : {}) },
 });
 const commandFor = (entity: string, id: number) => ({ command: { entity_id: entity, id, name: 'Cmd', payload: { type_url: 'type.googleapis.com/t.Key', value: b64(key(entity)) } } });
-
-async function rejection(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CallError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded');
-}
 
 t.test('init with an empty state, updates and deletes stored, the state read again after a crash', async (t) => {
   const node = await startNode(t);
