@@ -87,7 +87,8 @@ export interface CrdtNodeOptions {
 /** Membership patient with a starved process (a loaded test machine), as the entity tests use. */
 const clusterConfig = { probeIntervalMs: 2000, probeTimeoutMs: 1000, suspicionMult: 20 };
 
-export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}): Promise<CrdtNode> {
+/** A fake user function serving the CRDT model: each `handle` stream the proxy opens arrives in `streams`. */
+export async function startCrdtUserFunction(t: Teardown): Promise<{ uf: FakeUserFunction; streams: Inbox<Connection> }> {
   const uf = new FakeUserFunction();
   const streams = new Inbox<Connection>();
   uf.server.addService(protocolServiceDefinition('cloudstate.crdt.Crdt'), {
@@ -96,6 +97,11 @@ export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}):
   await uf.start();
   uf.spec = crdtSpec();
   t.teardown(() => uf.stop());
+  return { uf, streams };
+}
+
+export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}): Promise<CrdtNode> {
+  const { uf, streams } = await startCrdtUserFunction(t);
   const client = new UserFunctionClient({ port: uf.port });
   t.teardown(() => client.close());
   const cluster = await Cluster.start({ preset: 'local', config: clusterConfig, seeds: options.seeds ?? [] });

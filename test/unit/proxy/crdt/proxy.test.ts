@@ -6,23 +6,15 @@ import { silentLogger } from '../../../../src/core/index.js';
 import { EntityType } from '../../../../src/protocol/index.js';
 import { parseConfig } from '../../../../src/proxy/config.js';
 import { startProxy } from '../../../../src/proxy/proxy.js';
-import { protocolServiceDefinition } from '../../../../src/proxy/user-function.js';
-import { Connection, FakeUserFunction, Inbox } from '../entities/fake-user-function.js';
-import { crdtModel, crdtSpec, key, msgAny } from './harness.js';
+import { Inbox } from '../entities/fake-user-function.js';
+import { crdtModel, key, msgAny, startCrdtUserFunction } from './harness.js';
 
 const identity = (b: Buffer) => b;
 const text = (b: Buffer) => (crdtModel().root.lookupType('c.Msg').decode(b) as unknown as { message: string }).message;
 const replyTo = (id: number, message: string, extra: object = {}) => ({ reply: { command_id: id, client_action: { reply: { payload: msgAny(message) } }, ...extra } });
 
 t.test('a proxy serves CRDT services over gRPC: unary, streamed, cancelled', async (t) => {
-  const uf = new FakeUserFunction();
-  const streams = new Inbox<Connection>();
-  uf.server.addService(protocolServiceDefinition('cloudstate.crdt.Crdt'), {
-    handle: (call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => streams.push(new Connection(call)),
-  });
-  await uf.start();
-  uf.spec = crdtSpec();
-  t.teardown(() => uf.stop());
+  const { uf, streams } = await startCrdtUserFunction(t);
   const parsed = parseConfig(['--dev', '--store', 'memory', '--http-port', '0', '--user-function-port', String(uf.port)], {});
   if (parsed.help) throw new Error('unexpected --help');
   const proxy = await startProxy(parsed.config, silentLogger);
