@@ -35,7 +35,8 @@ export function messageTypeOf(value: unknown): protobuf.Type | undefined {
 
 /** Full name without the leading dot (`com.example.Cart`). */
 export function fullNameOf(type: protobuf.ReflectionObject): string {
-  return type.fullName.replace(/^\./, '');
+  const name = type.fullName;
+  return name.startsWith('.') ? name.slice(1) : name;
 }
 
 /** Packs `value` as a message of `type` (plain objects are converted with `fromObject`, camelCase or as written). */
@@ -107,13 +108,21 @@ export function unpackPrimitive(type: string, bytes: Uint8Array): string | Uint8
  * protos were loaded that way), and they remember their type, so packing them again needs nothing else.
  */
 export class AnySupport {
+  /** Types already found (the roots are complete when given): a protobufjs lookup walks the namespaces on every call. */
+  private readonly found = new Map<string, protobuf.Type>();
+
   constructor(private readonly roots: readonly protobuf.Root[]) {}
 
   /** The message type of a full name, from the first root that has it. */
   lookupType(fullName: string): protobuf.Type | undefined {
+    const known = this.found.get(fullName);
+    if (known !== undefined) return known;
     for (const root of this.roots) {
       const found = root.lookup(fullName, [protobuf.Type]);
-      if (found instanceof protobuf.Type) return found;
+      if (found instanceof protobuf.Type) {
+        this.found.set(fullName, found);
+        return found;
+      }
     }
     return undefined;
   }

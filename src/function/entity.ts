@@ -68,9 +68,17 @@ export abstract class Entity {
     return methods;
   }
 
+  /** Types already looked up: a protobufjs lookup walks the namespaces on every call. */
+  private readonly types = new Map<string, protobuf.Type>();
+
   /** A message type of the loaded protos, by full name (throws if unknown). */
   lookupType(fullName: string): protobuf.Type {
-    return this.root.lookupType(fullName);
+    let type = this.types.get(fullName);
+    if (type === undefined) {
+      type = this.root.lookupType(fullName);
+      this.types.set(fullName, type);
+    }
+    return type;
   }
 
   /** A message of `typeName` made from plain fields (camelCase): what `emit`, replies and state may be. */
