@@ -2,13 +2,15 @@
 // Separate processes, all on 127.0.0.1: the shopping cart user function (the sample when it
 // exists, else ./support/proxy-cart.ts), the proxy (`bin/cloudstate-proxy.js --dev`, one per
 // store: memory and LevelDB, durable), the baselines (./support/proxy-baselines.ts: a plain
-// node:http JSON echo, a trivial gRPC server on node:http2 and one on @grpc/grpc-js), and one
+// node:http JSON echo, a trivial gRPC server on node:http2, the same server made durable with one
+// synced LevelDB write per call, and one on @grpc/grpc-js), and one
 // load generator for all of them (./support/proxy-load.ts: raw HTTP/1.1 keep-alive sockets,
 // gRPC as node:http2 client streams). Every call is the cart's `AddItem` (HTTP:
 // POST /cart/{user}/items/add), over 1,000 carts.
 // (a) fixed rate, 1,000 calls/s open loop, latency from each call's scheduled time: direct vs
-//     through the proxy (gRPC; HTTP vs the echo), with the CPU of the proxy and of the user
-//     function from /proc/<pid>/stat over the phase;
+//     through the proxy (gRPC: memory store vs the trivial server, LevelDB store vs the durable
+//     trivial server; HTTP vs the echo), with the CPU of the proxy and of the user function from
+//     /proc/<pid>/stat over the phase;
 // (b) closed loop, 64 in flight (HTTP: 64 connections): commands/s against the echo (HTTP) and
 //     the trivial server (gRPC).
 // Progress to stderr, tables to stdout; writes benchmarks/results/proxy.json.
@@ -82,6 +84,7 @@ const loader = new Proc('load generator', ['--import', 'tsx', join(import.meta.d
 const baseline = (kind: string) => new Proc(kind, ['--import', 'tsx', join(import.meta.dirname, 'support', 'proxy-baselines.ts'), kind]);
 const echo = baseline('echo');
 const grpcH2 = baseline('grpc-h2');
+const grpcH2Durable = baseline('grpc-h2-leveldb');
 const grpcJs = baseline('grpc-js');
 
 interface Sidecar {
@@ -100,7 +103,7 @@ async function startSidecar(store: 'memory' | 'leveldb'): Promise<Sidecar> {
 }
 
 await loader.waitFor(/^ready$/);
-const [echoPort = 0, h2Port = 0, grpcJsPort = 0] = await Promise.all([echo, grpcH2, grpcJs].map(async (p) => Number((await p.waitFor(/^ready (\d+)$/))[1])));
+const [echoPort = 0, h2Port = 0, grpcJsPort = 0, durablePort = 0] = await Promise.all([echo, grpcH2, grpcJs, grpcH2Durable].map(async (p) => Number((await p.waitFor(/^ready (\d+)$/))[1])));
 const memory = await startSidecar('memory');
 const leveldb = await startSidecar('leveldb');
 
@@ -113,10 +116,11 @@ interface Target {
   server?: Proc;
   sidecar?: Sidecar;
 }
-type TargetKey = 'echo' | 'direct' | 'grpcJs' | 'memoryHttp' | 'leveldbHttp' | 'memoryGrpc' | 'leveldbGrpc';
+type TargetKey = 'echo' | 'direct' | 'directDurable' | 'grpcJs' | 'memoryHttp' | 'leveldbHttp' | 'memoryGrpc' | 'leveldbGrpc';
 const targets: Record<TargetKey, Target> = {
   echo: { name: 'node:http JSON echo', protocol: 'http', port: echoPort, server: echo },
   direct: { name: 'trivial gRPC server (node:http2)', protocol: 'grpc', port: h2Port, server: grpcH2 },
+  directDurable: { name: 'trivial gRPC server + synced LevelDB write', protocol: 'grpc', port: durablePort, server: grpcH2Durable },
   grpcJs: { name: 'trivial gRPC server (grpc-js)', protocol: 'grpc', port: grpcJsPort, server: grpcJs },
   memoryHttp: { name: 'proxy, memory store', protocol: 'http', port: memory.port, sidecar: memory },
   leveldbHttp: { name: 'proxy, LevelDB store', protocol: 'http', port: leveldb.port, sidecar: leveldb },
@@ -157,7 +161,7 @@ async function measure(t: Target, mode: 'closed' | 'fixed', seconds: number, ext
 }
 
 // Warm-up: every cart once (entities activated, journals opened), then both loops.
-for (const key of ['echo', 'direct', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'memoryGrpc', 'leveldbGrpc'] as const) {
+for (const key of ['echo', 'direct', 'directDurable', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'memoryGrpc', 'leveldbGrpc'] as const) {
   const t = targets[key];
   progress(`[${elapsed()}] warm-up: ${t.name} (${t.protocol})`);
   if (t.sidecar && t.protocol === 'http') await measure(t, 'closed', 600, { calls: USERS });
@@ -165,8 +169,8 @@ for (const key of ['echo', 'direct', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'mem
 }
 
 const phases: { mode: 'fixed' | 'closed' | 'low'; keys: TargetKey[] }[] = [
-  { mode: 'fixed', keys: ['direct', 'grpcJs', 'memoryGrpc', 'leveldbGrpc'] },
-  { mode: 'low', keys: ['direct', 'memoryGrpc', 'leveldbGrpc'] },
+  { mode: 'fixed', keys: ['direct', 'grpcJs', 'memoryGrpc', 'directDurable', 'leveldbGrpc'] },
+  { mode: 'low', keys: ['direct', 'memoryGrpc', 'directDurable', 'leveldbGrpc'] },
   { mode: 'fixed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
   { mode: 'closed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
   { mode: 'closed', keys: ['direct', 'memoryGrpc', 'leveldbGrpc'] },
@@ -213,20 +217,25 @@ const summary = (m: Measured) => ({
 });
 
 const direct = fixed('direct');
+const directDurable = fixed('directDurable');
 const viaLeveldb = fixed('leveldbGrpc');
 const viaMemory = fixed('memoryGrpc');
 const echoClosed = closed('echo');
 const leveldbClosed = closed('leveldbHttp');
+/** What the proxy adds at p90: with the memory store over the trivial server, with LevelDB over the durable one. */
+const addedP90 = viaMemory.p90Ms - direct.p90Ms;
+const addedDurableP90 = viaLeveldb.p90Ms - directDurable.p90Ms;
 const report = {
   directP90Ms: round(direct.p90Ms, 3),
-  proxyP90Ms: round(viaLeveldb.p90Ms, 3),
-  addedP90Ms: round(viaLeveldb.p90Ms - direct.p90Ms, 3),
-  proxyMemoryP90Ms: round(viaMemory.p90Ms, 3),
-  addedMemoryP90Ms: round(viaMemory.p90Ms - direct.p90Ms, 3),
+  proxyP90Ms: round(viaMemory.p90Ms, 3),
+  addedP90Ms: round(addedP90, 3),
+  directDurableP90Ms: round(directDurable.p90Ms, 3),
+  proxyLeveldbP90Ms: round(viaLeveldb.p90Ms, 3),
+  addedDurableP90Ms: round(addedDurableP90, 3),
+  leveldbOverTrivialP90Ms: round(viaLeveldb.p90Ms - direct.p90Ms, 3),
   directP90MsAt200: round(low('direct').p90Ms, 3),
-  proxyP90MsAt200: round(low('leveldbGrpc').p90Ms, 3),
-  addedP90MsAt200: round(low('leveldbGrpc').p90Ms - low('direct').p90Ms, 3),
-  addedMemoryP90MsAt200: round(low('memoryGrpc').p90Ms - low('direct').p90Ms, 3),
+  addedP90MsAt200: round(low('memoryGrpc').p90Ms - low('direct').p90Ms, 3),
+  addedDurableP90MsAt200: round(low('leveldbGrpc').p90Ms - low('directDurable').p90Ms, 3),
   httpEchoPerSec: Math.round(echoClosed.perSec),
   memoryCommandsPerSec: Math.round(closed('memoryHttp').perSec),
   leveldbCommandsPerSec: Math.round(leveldbClosed.perSec),
@@ -234,8 +243,9 @@ const report = {
   grpcCommandsPerSec: Math.round(closed('leveldbGrpc').perSec),
   grpcMemoryCommandsPerSec: Math.round(closed('memoryGrpc').perSec),
   grpcDirectPerSec: Math.round(closed('direct').perSec),
-  cpuPer1kRps: round(per1k(viaLeveldb.cpu.proxy, viaLeveldb.perSec)!, 3),
-  userFunctionCpuPer1kRps: round(per1k(viaLeveldb.cpu.userFunction, viaLeveldb.perSec)!, 3),
+  cpuPer1kRps: round(per1k(viaMemory.cpu.proxy, viaMemory.perSec)!, 3),
+  cpuPer1kRpsLeveldb: round(per1k(viaLeveldb.cpu.proxy, viaLeveldb.perSec)!, 3),
+  userFunctionCpuPer1kRps: round(per1k(viaMemory.cpu.userFunction, viaMemory.perSec)!, 3),
   rssMb: round(Math.max(...['leveldbHttp', 'leveldbGrpc'].flatMap((k) => [...(rounds[`fixed:${k}`] ?? []), ...(rounds[`closed:${k}`] ?? [])]).map((m) => m.rssMb.proxy ?? 0)), 1),
   rssMbMemoryStore: round(Math.max(...['memoryHttp', 'memoryGrpc'].flatMap((k) => [...(rounds[`fixed:${k}`] ?? []), ...(rounds[`closed:${k}`] ?? [])]).map((m) => m.rssMb.proxy ?? 0)), 1),
   machine,
@@ -258,10 +268,15 @@ const report = {
     rounds: plan.rounds,
     grpcClient: 'node:http2 client streams (not grpc-js)',
     httpClient: 'raw node:net keep-alive sockets, one request in flight per connection',
-    headline: 'proxyP90Ms/addedP90Ms/cpuPer1kRps: gRPC through the proxy with the LevelDB store vs the trivial node:http2 gRPC server; rssMb: the largest RSS of the LevelDB proxy after a phase (the memory store keeps every event in the process: rssMbMemoryStore)',
+    headline:
+      'proxyP90Ms/addedP90Ms/cpuPer1kRps: gRPC through the proxy with the memory store vs the trivial node:http2 gRPC server (the sidecar itself, as the Dapr anchor); ' +
+      'addedDurableP90Ms: through the proxy with the LevelDB store (events fsynced before the reply) vs the same trivial server doing one synced LevelDB write per call; ' +
+      'leveldbOverTrivialP90Ms: the LevelDB proxy vs the non-durable trivial server (proxy and fsync together); ' +
+      'rssMb: the largest RSS of the LevelDB proxy after a phase (the memory store keeps every event in the process: rssMbMemoryStore)',
   },
   targets: {
-    addedP90Ms: { max: TARGETS.addedP90Ms, met: viaLeveldb.p90Ms - direct.p90Ms < TARGETS.addedP90Ms },
+    addedP90Ms: { max: TARGETS.addedP90Ms, met: addedP90 < TARGETS.addedP90Ms },
+    addedDurableP90Ms: { max: TARGETS.addedP90Ms, met: addedDurableP90 < TARGETS.addedP90Ms },
     ratioToHttpEcho: { min: TARGETS.ratioToHttpEcho, met: leveldbClosed.perSec / echoClosed.perSec >= TARGETS.ratioToHttpEcho },
   },
   anchors: ANCHORS,
@@ -278,25 +293,22 @@ writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 const mark = (ok: boolean) => (ok ? ' ✓' : ' ✗');
 const cpuCell = (m: Measured) =>
   m.cpu.proxy !== undefined ? `${cell(per1k(m.cpu.proxy, m.perSec), 3)} + ${cell(per1k(m.cpu.userFunction, m.perSec), 3)}` : cell(per1k(m.cpu.server, m.perSec), 3);
-const fixedRows = phases
-  .filter((p) => p.mode === 'fixed')
-  .flatMap((p) => p.keys)
-  .map((k) => {
-    const m = fixed(k);
-    const t = targets[k];
-    const base = t.protocol === 'grpc' ? direct : fixed('echo');
-    const added = t.sidecar ? `${cell(m.p90Ms - base.p90Ms, 3)}${t.protocol === 'grpc' && t.sidecar ? mark(m.p90Ms - base.p90Ms < TARGETS.addedP90Ms) : ''}` : '–';
-    return [t.name, t.protocol === 'grpc' ? 'gRPC' : 'HTTP/JSON', cell(m.perSec), cell(m.p50Ms, 3), cell(m.p90Ms, 3), cell(m.p99Ms, 3), added, cpuCell(m), cell(m.errors)];
-  });
-const lowRows = phases
-  .filter((p) => p.mode === 'low')
-  .flatMap((p) => p.keys)
-  .map((k) => {
-    const m = low(k);
-    const t = targets[k];
-    const added = t.sidecar ? cell(m.p90Ms - low('direct').p90Ms, 3) : '–';
-    return [t.name, 'gRPC', cell(m.perSec), cell(m.p50Ms, 3), cell(m.p90Ms, 3), cell(m.p99Ms, 3), added, cpuCell(m), cell(m.errors)];
-  });
+/** The baseline a proxy row's added latency is measured against: durable against durable. */
+const baselineOf = (k: TargetKey): TargetKey => (k === 'leveldbGrpc' ? 'directDurable' : targets[k].protocol === 'grpc' ? 'direct' : 'echo');
+const latencyRows = (mode: 'fixed' | 'low') =>
+  phases
+    .filter((p) => p.mode === mode)
+    .flatMap((p) => p.keys)
+    .map((k) => {
+      const of = mode === 'fixed' ? fixed : low;
+      const m = of(k);
+      const t = targets[k];
+      const added = m.p90Ms - of(baselineOf(k)).p90Ms;
+      const cellAdded = t.sidecar ? `${cell(added, 3)}${t.protocol === 'grpc' && mode === 'fixed' ? mark(added < TARGETS.addedP90Ms) : ''} (vs ${baselineOf(k)})` : '–';
+      return [t.name, t.protocol === 'grpc' ? 'gRPC' : 'HTTP/JSON', cell(m.perSec), cell(m.p50Ms, 3), cell(m.p90Ms, 3), cell(m.p99Ms, 3), cellAdded, cpuCell(m), cell(m.errors)];
+    });
+const fixedRows = latencyRows('fixed');
+const lowRows = latencyRows('low');
 const closedRows = phases
   .filter((p) => p.mode === 'closed')
   .flatMap((p) => p.keys)
@@ -315,6 +327,7 @@ const memRows = ([
   ['user function (LevelDB proxy)', leveldb.userFunction],
   ['node:http JSON echo', echo],
   ['trivial gRPC server (node:http2)', grpcH2],
+  ['trivial gRPC server + synced LevelDB write', grpcH2Durable],
 ] as const).map(([name, p]) => {
   const m = memoryMb(p.pid);
   return [name, cell(m.rssMb, 1), cell(m.peakRssMb, 1)];
@@ -336,15 +349,16 @@ process.stdout.write(
     '',
     markdownTable(['process (after the run)', 'RSS MiB', 'peak RSS MiB'], memRows),
     '',
-    `headline: directP90Ms ${report.directP90Ms}, proxyP90Ms ${report.proxyP90Ms} (LevelDB; memory ${report.proxyMemoryP90Ms}), addedP90Ms ${report.addedP90Ms}${mark(report.targets.addedP90Ms.met)} (target < ${TARGETS.addedP90Ms}; at ${LOW_RATE}/s: ${report.addedP90MsAt200}); ` +
+    `headline: directP90Ms ${report.directP90Ms}, proxyP90Ms ${report.proxyP90Ms} (memory store), addedP90Ms ${report.addedP90Ms}${mark(report.targets.addedP90Ms.met)} (target < ${TARGETS.addedP90Ms}; at ${LOW_RATE}/s: ${report.addedP90MsAt200}); ` +
+      `durable: directDurableP90Ms ${report.directDurableP90Ms}, proxyLeveldbP90Ms ${report.proxyLeveldbP90Ms}, addedDurableP90Ms ${report.addedDurableP90Ms}${mark(report.targets.addedDurableP90Ms.met)} (at ${LOW_RATE}/s: ${report.addedDurableP90MsAt200}; over the non-durable trivial server: ${report.leveldbOverTrivialP90Ms}); ` +
       `HTTP echo ${cell(report.httpEchoPerSec)}/s, memory ${cell(report.memoryCommandsPerSec)}/s, LevelDB ${cell(report.leveldbCommandsPerSec)}/s, ratio ${report.ratioToHttpEcho}${mark(report.targets.ratioToHttpEcho.met)} (target ≥ ${TARGETS.ratioToHttpEcho}); ` +
-      `gRPC LevelDB ${cell(report.grpcCommandsPerSec)}/s; proxy ${report.cpuPer1kRps} vCPU per 1k calls/s (user function ${report.userFunctionCpuPer1kRps}); proxy RSS ${report.rssMb} MiB (LevelDB; memory store ${report.rssMbMemoryStore})`,
+      `gRPC LevelDB ${cell(report.grpcCommandsPerSec)}/s; proxy ${report.cpuPer1kRps} vCPU per 1k calls/s (LevelDB ${report.cpuPer1kRpsLeveldb}; user function ${report.userFunctionCpuPer1kRps}); proxy RSS ${report.rssMb} MiB (LevelDB; memory store ${report.rssMbMemoryStore})`,
     `anchors: Dapr +${ANCHORS.daprAddedP90Ms} ms p90 and ${ANCHORS.daprVcpuPer1kRps} vCPU per 1k req/s; Akka in-memory ≈${cell(ANCHORS.akkaInMemoryPerSec)} req/s (laptop); Restate keyed ≈${ANCHORS.restateKeyedPerSec64Keys} calls/s (64 keys, this machine)`,
     `machine: ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, node ${machine.node}; load ${load.start[0]} → ${load.end[0]}; nice ${priority}; proxy from ${proxyRun.runs}; mode ${report.mode}; ${elapsed()}`,
     `wrote ${out}`,
     '',
   ].join('\n'),
 );
-await Promise.all([loader, echo, grpcH2, grpcJs, memory.proxy, leveldb.proxy].map((p) => p.stop()));
+await Promise.all([loader, echo, grpcH2, grpcH2Durable, grpcJs, memory.proxy, leveldb.proxy].map((p) => p.stop()));
 await Promise.all([memory.userFunction, leveldb.userFunction].map((p) => p.stop()));
 process.exit(0);

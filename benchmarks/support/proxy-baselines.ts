@@ -9,13 +9,22 @@
  * - `grpc-h2`: a trivial gRPC server for `ShoppingCart/AddItem` on node:http2 (the server stack
  *   the proxy's ingress uses): decodes the `AddLineItem` with protobufjs and answers an empty
  *   message with `grpc-status: 0`. The "direct" call of the p90 comparison.
+ * - `grpc-h2-leveldb`: `grpc-h2` made durable with the raw driver: each call's request is put into
+ *   a LevelDB database (the `level` package the plugin uses, a fresh temporary directory) as its own write with
+ *   `sync: true`, and answered once that write is done. The "direct" call of the durable
+ *   comparison: what one fsync'd write per call costs with no proxy (concurrent calls' writes
+ *   are grouped by LevelDB itself).
  * - `grpc-js`: the same service on @grpc/grpc-js's Server (what a Node gRPC service usually runs
  *   on), for reference.
  */
 import * as grpc from '@grpc/grpc-js';
+import { Level } from 'level';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createH2Server, constants as h2 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { addLineItemType } from './proxy-wire.js';
 
 const kind = process.argv[2];
@@ -37,7 +46,23 @@ async function echo(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function grpcH2(): Promise<number> {
+/** Stores a request before it is answered (the durable baseline), or not at all. */
+type Store = (request: Buffer) => Promise<void>;
+
+async function leveldbStore(): Promise<Store> {
+  const directory = mkdtempSync(join(tmpdir(), 'bench-baseline-leveldb-'));
+  process.on('exit', () => rmSync(directory, { recursive: true, force: true }));
+  const db = new Level<string, Buffer>(directory, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+  await db.open();
+  let n = 0;
+  return (request) => {
+    const batch = db.batch();
+    batch.put(`call-${n++}`, request);
+    return batch.write({ sync: true });
+  };
+}
+
+async function grpcH2(store?: Store): Promise<number> {
   const server = createH2Server();
   server.on('stream', (stream, headers) => {
     if (headers[':path'] !== PATH) {
@@ -48,10 +73,19 @@ async function grpcH2(): Promise<number> {
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
-      AddLineItem.decode(body.subarray(5, 5 + body.readUInt32BE(1)));
-      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc' }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-      stream.end(EMPTY_FRAME);
+      const request = body.subarray(5, 5 + body.readUInt32BE(1));
+      AddLineItem.decode(request);
+      const answer = () => {
+        stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(EMPTY_FRAME);
+      };
+      if (store === undefined) answer();
+      else {
+        store(request).then(answer, (e: Error) => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '13', 'grpc-message': encodeURIComponent(e.message) }, { endStream: true });
+        });
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,7 +111,12 @@ async function grpcJs(): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))));
 }
 
-const servers: Record<string, () => Promise<number>> = { echo, 'grpc-h2': grpcH2, 'grpc-js': grpcJs };
+const servers: Record<string, () => Promise<number>> = {
+  echo,
+  'grpc-h2': () => grpcH2(),
+  'grpc-h2-leveldb': async () => grpcH2(await leveldbStore()),
+  'grpc-js': grpcJs,
+};
 const start = servers[kind ?? ''];
 if (start === undefined) {
   process.stderr.write(`usage: proxy-baselines.ts ${Object.keys(servers).join(' | ')}\n`);

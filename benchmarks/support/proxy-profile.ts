@@ -4,8 +4,9 @@
  * one proxy and its user function under the benchmark's closed loop, the proxy run with
  * `node --cpu-prof` (profile written to `$PROFILE_DIR`, default /tmp/proxy-profile, when the
  * proxy stops), and the proxy's hottest functions by self time printed from that profile.
- * `SESSIONS=<n>` sets the gRPC connections (default 4). For finding where the proxy's time
- * goes; not part of `npm run bench:proxy`.
+ * `SESSIONS=<n>` sets the gRPC connections (default 4). `PROFILE_USER_FUNCTION=1` profiles the
+ * user function too (its profile in `$PROFILE_DIR/user-function`, summarized after the proxy's).
+ * For finding where the time goes; not part of `npm run bench:proxy`.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,9 @@ const dataDir = mkdtempSync(join(tmpdir(), 'bench-proxy-profile-'));
 const sample = join(repoRoot, 'samples', 'shopping-cart', 'index.ts');
 const ufFile = existsSync(sample) ? sample : join(import.meta.dirname, 'proxy-cart.ts');
 const ufPort = await freePort();
-const uf = new Proc('user function', ['--import', 'tsx', ufFile], { PORT: String(ufPort) });
+const ufProfileDir = join(profileDir, 'user-function');
+const ufProfiled = process.env.PROFILE_USER_FUNCTION === '1';
+const uf = new Proc('user function', [...(ufProfiled ? ['--cpu-prof', `--cpu-prof-dir=${ufProfileDir}`] : []), '--import', 'tsx', ufFile], { PORT: String(ufPort) });
 const proxyRun = proxyCommand(process.argv.includes('--src'), (l) => process.stderr.write(`${l}\n`), !process.argv.includes('--no-build'));
 const proxy = new Proc('proxy', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...proxyRun.args, '--dev', '--store', store, '--data-dir', dataDir, '--http-port', '0', '--user-function-port', String(ufPort)]);
 const port = Number(/"httpPort":(\d+)/.exec((await proxy.waitFor(/"msg":"serving"/, 120_000)).input)?.[1]);
@@ -50,9 +53,10 @@ rmSync(dataDir, { recursive: true, force: true });
 // Self time per function (file:line) and per file, over the measured phase only (not start-up,
 // activation or shutdown), from the .cpuprofile.
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-if (file === undefined) throw new Error(`no profile in ${profileDir}`);
-const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number };
+function summarize(dir: string, windowStartUs: number, windowEndUs: number): void {
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (file === undefined) throw new Error(`no profile in ${dir}`);
+const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number };
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -76,7 +80,7 @@ profile.samples.forEach((id, i) => {
   const seen = new Set<string>();
   for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
     const f = byId.get(x)!.callFrame;
-    if (!f.url.includes('/dist/') && !f.url.includes('/src/')) continue;
+    if (!['/dist/', '/src/', '/samples/'].some((d) => f.url.includes(d))) continue;
     const k = `${f.functionName || '(anonymous)'} ${where(f)}:${f.lineNumber + 1}`;
     if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + 1);
     seen.add(k);
@@ -86,11 +90,17 @@ const busy = total - idle;
 const show = (m: Map<string, number>, n: number) => {
   for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
 };
-console.log(`profile ${join(profileDir, file)}: ${total} samples in the measured phase, ${((100 * idle) / Math.max(1, total)).toFixed(0)} % idle; shares below are of the busy samples`);
+console.log(`profile ${join(dir, file)}: ${total} samples in the measured phase, ${((100 * idle) / Math.max(1, total)).toFixed(0)} % idle; shares below are of the busy samples`);
 console.log('self time:');
 show(self, 30);
 console.log('self time by file (node_modules packages as one):');
 show(selfByFile, 30);
-console.log('inclusive time, functions of dist/ or src/:');
+console.log('inclusive time, functions of dist/, src/ or samples/:');
 show(inclusive, 30);
+}
+summarize(profileDir, windowStartUs, windowEndUs);
+if (ufProfiled) {
+  console.log('\n---- user function ----');
+  summarize(ufProfileDir, windowStartUs, windowEndUs);
+}
 process.exit(0);
