@@ -35,6 +35,8 @@ export class Proc {
   private readonly lines: string[] = [];
   private waiter: { match: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void } | undefined;
   private output = '';
+  /** Recent lines no waiter took: a line printed before `waitFor` was called is still found. */
+  private unclaimed: string[] = [];
   private exitInfo: string | undefined;
   private readonly exited: Promise<void>;
 
@@ -58,6 +60,7 @@ export class Proc {
           this.waiter = undefined;
           w.resolve(m);
         } else if (stream === this.child.stdout && line.startsWith('result ')) this.lines.push(line);
+        else this.unclaimed = [...this.unclaimed.slice(-49), line];
       });
     }
     this.exited = new Promise((resolve) =>
@@ -82,6 +85,13 @@ export class Proc {
   /** The next stdout line matching `match` (`result` lines are also buffered for `result()`). */
   waitFor(match: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
     if (this.exitInfo !== undefined) return Promise.reject(new Error(`${this.name} has exited (${this.exitInfo}); its output:\n${this.output}`));
+    for (const [i, line] of this.unclaimed.entries()) {
+      const m = match.exec(line);
+      if (m) {
+        this.unclaimed = this.unclaimed.slice(i + 1);
+        return Promise.resolve(m);
+      }
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
