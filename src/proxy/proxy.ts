@@ -21,6 +21,7 @@ import type { ProxyConfig } from './config.js';
 import { CrdtSupport } from './crdt/index.js';
 import { discover, type Discovered } from './discovery.js';
 import { createDispatcher } from './entities/index.js';
+import { startEventing } from './eventing/index.js';
 import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
 import { measuredDispatcher } from './measured.js';
 import type { ProxyModel } from './model.js';
@@ -88,8 +89,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     const durableStore = storage.entryStore?.('crdt');
     const replicator = await Replicator.start({ cluster, ...(durableStore ? { durableStore } : {}), logger: logger.child({ part: 'crdt' }) });
     cleanups.push(() => replicator.close());
+    const journal = new Journal(storage.journal);
     const sharding = new Sharding(cluster, {
-      storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },
+      storage: { journal, snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },
       logger: logger.child({ part: 'sharding' }),
     });
     cleanups.push(() => sharding.stop());
@@ -168,6 +170,10 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       ready = false;
       await ingress.close();
     });
+    // Event-log subscriptions: consumers (cluster singletons) call the user function through the
+    // same dispatcher as the ingress; stopped (offsets saved) before sharding stops.
+    const eventing = startEventing({ model, cluster, journal, offsets: storage.keyValueStore, dispatcher, logger: logger.child({ part: 'eventing' }) });
+    cleanups.push(() => eventing.stop());
     logger.info({ httpPort: ingress.port, clusterAddress: cluster.address, memberId: cluster.self.id }, 'serving');
 
     let closing: Promise<void> | undefined;

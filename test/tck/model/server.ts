@@ -10,6 +10,7 @@ import { supportedEntityTypes } from '../../../src/proxy/index.js';
 import type { UserFunctionHandle } from '../support/harness.js';
 import { actionTckModel, actionTwo } from './action.js';
 import { crdtConfigured, crdtTckModel, crdtTwo } from './crdt.js';
+import { eventLogSubscriberModel, eventSourcedEntityOne, eventSourcedEntityTwo } from './eventing.js';
 import { eventSourcedConfigured, eventSourcedTckModel, eventSourcedTwo } from './event-sourced.js';
 import { valueEntityConfigured, valueEntityTckModel, valueEntityTwo } from './value-entity.js';
 
@@ -39,6 +40,9 @@ export async function startModelUserFunction(options: ModelOptions = {}): Promis
       eventSourcedTckModel(),
       eventSourcedTwo(),
       eventSourcedConfigured(),
+      eventLogSubscriberModel(),
+      eventSourcedEntityOne(),
+      eventSourcedEntityTwo(),
       ...(crdt ? [crdtTckModel(), crdtTwo(), crdtConfigured()] : []),
     ],
     logger: createLogger({ name: 'tck-model', level: process.env.LOG_LEVEL ?? 'warn' }),

@@ -24,6 +24,7 @@ export const tckModelFiles = [
   'cloudstate/tck/model/valueentity.proto',
   'cloudstate/tck/model/eventsourced.proto',
   'cloudstate/tck/model/crdt.proto',
+  'cloudstate/tck/model/eventlogeventing.proto',
 ] as const;
 
 let root: protobuf.Root | undefined;
