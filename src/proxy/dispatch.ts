@@ -45,6 +45,17 @@ export class CallError extends Error {
   }
 }
 
+/**
+ * The user function answered the call with `client_action.failure`: its own answer (status
+ * UNKNOWN, its description as the message), as opposed to a call that did not complete.
+ */
+export class ClientActionFailure extends CallError {
+  constructor(description: string) {
+    super(Status.UNKNOWN, description);
+    this.name = 'ClientActionFailure';
+  }
+}
+
 /** One message to the client, with the reply's metadata (lifted into response headers). */
 export interface Response {
   /** The encoded output message (an empty array is the empty message). */

@@ -22,7 +22,7 @@ import type { Any, MetadataEntry } from '../../protocol/index.js';
 import { idleTimeout } from '../../sharding/index.js';
 import type { EntityTypeHandle, Sharding } from '../../sharding/index.js';
 import { entityIdOf } from '../descriptors.js';
-import { CallError, Status } from '../dispatch.js';
+import { CallError, ClientActionFailure, Status } from '../dispatch.js';
 import type { Call, Cancellable, Dispatcher, Response } from '../dispatch.js';
 import type { CrdtSupport } from '../crdt/index.js';
 import type { MethodModel, ProxyModel, ServiceModel } from '../model.js';
@@ -196,7 +196,7 @@ class EntityDispatcher implements Dispatcher {
   /** The client's message for a routed reply: a failure throws, no reply is undefined. */
   private responseOf(method: MethodModel, reply: UserFunctionReply): Response | undefined {
     const action = reply.client_action;
-    if (action?.failure) throw new CallError(Status.UNKNOWN, action.failure.description ?? '');
+    if (action?.failure) throw new ClientActionFailure(action.failure.description ?? '');
     const answer = action?.reply;
     if (!answer) return undefined;
     const typeUrl = answer.payload?.type_url;

@@ -18,7 +18,7 @@
 import { describeError, SeededRandom, silentLogger, systemClock, systemScheduler } from '../../core/index.js';
 import type { Clock, Logger, Random, Scheduler } from '../../core/index.js';
 import type { EventEnvelope, Journal, KeyValueStore } from '../../persistence/index.js';
-import { CallError, Status } from '../dispatch.js';
+import { ClientActionFailure } from '../dispatch.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { MethodModel } from '../model.js';
 import { cloudEventMetadata, cloudEventOf, methodForEvent } from './cloud-event.js';
@@ -43,11 +43,8 @@ export interface EventLogConsumerOptions {
   readonly logger?: Logger;
 }
 
-/**
- * Whether a rejected delivery is the user function's own `failure` reply (the dispatcher's
- * CallError(UNKNOWN) with no cause), rather than a call that did not complete.
- */
-export const isFailureReply = (err: unknown): boolean => err instanceof CallError && err.status === Status.UNKNOWN && err.cause === undefined;
+/** Whether a rejected delivery is the user function's own `failure` reply, rather than a call that did not complete. */
+export const isFailureReply = (err: unknown): boolean => err instanceof ClientActionFailure;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

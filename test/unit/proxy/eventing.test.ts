@@ -12,7 +12,7 @@ import type { JournalPlugin, KeyValueStore, PersistentRepr } from '../../../src/
 import { EntityType } from '../../../src/protocol/index.js';
 import type { MetadataEntry } from '../../../src/protocol/index.js';
 import { buildProxyModel } from '../../../src/proxy/descriptors.js';
-import { CallError, Status } from '../../../src/proxy/dispatch.js';
+import { CallError, ClientActionFailure, Status } from '../../../src/proxy/dispatch.js';
 import type { Call, Dispatcher, Response } from '../../../src/proxy/dispatch.js';
 import type { MethodModel, ProxyModel, ServiceModel } from '../../../src/proxy/model.js';
 import {
@@ -394,7 +394,7 @@ t.test('consumer: the user function\'s failure reply is an answer: the event is 
   const env = await setup();
   await env.write('x', A, A);
   const dispatcher = new FakeDispatcher();
-  dispatcher.fail = (d) => (d.metadata[0]?.string_value === '1' ? new CallError(Status.UNKNOWN, 'no thanks') : undefined);
+  dispatcher.fail = (d) => (d.metadata[0]?.string_value === '1' ? new ClientActionFailure('no thanks') : undefined);
   const logger = recordingLogger();
   const { consumer, until, scheduler } = consumerOn(env, dispatcher, fast, logger);
   consumer.start();
@@ -402,6 +402,20 @@ t.test('consumer: the user function\'s failure reply is an answer: the event is 
   await scheduler.advanceAsync(5_000);
   t.same(dispatcher.offsets(), [1, 2], 'no retry');
   t.ok(logger.lines.some((l) => l.level === 'warn' && /answered the event with a failure/.test(l.msg)), 'logged at warn');
+  await consumer.stop();
+});
+
+t.test('consumer: a call that failed otherwise (UNKNOWN from a crash, no failure reply) is retried', async (t) => {
+  const env = await setup();
+  await env.write('x', A);
+  const dispatcher = new FakeDispatcher();
+  dispatcher.fail = (_d, attempt) => (attempt === 1 ? new CallError(Status.UNKNOWN, 'Unexpected entity failure') : undefined);
+  const { consumer, until, scheduler } = consumerOn(env, dispatcher, fast);
+  consumer.start();
+  await until(() => dispatcher.deliveries.length === 1, 'first attempt');
+  await scheduler.advanceAsync(5_000);
+  await until(() => dispatcher.deliveries.length === 2, 'the retry');
+  t.same(dispatcher.offsets(), [1, 1], 'the same event again');
   await consumer.stop();
 });
 
