@@ -12,8 +12,14 @@
  * get `SequenceConflictError`. Values Postgres cannot hold are rejections of their own write:
  * NUL characters and lone surrogates in text are found before the statement, and a data error
  * from the server (anything else about the values) also falls back to write by write.
- * This module does not read or delete; see ./journal.ts.
+ *
+ * Orderings become visible in order: the statement first takes a transaction-scoped advisory
+ * lock of the table (`orderingLockKey`), and only then do its rows draw `ordering` from the
+ * sequence; the lock is released at commit, after the rows became visible. So writers on every
+ * node draw orderings one transaction at a time, and commit order is ordering order (see
+ * ./journal.ts for what events by tag rely on). This module does not read or delete.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { JournalFailureError, JournalRejectedError, SequenceConflictError } from '../../spi/index.js';
 import type { AtomicWrite, WriteOutcome } from '../../spi/index.js';
@@ -48,12 +54,16 @@ export function unstorableReason(w: AtomicWrite): string | undefined {
  * $7 when any event has tags, since Postgres arrays cannot be ragged); the writes' ids and
  * expected highest seqNrs follow. It returns the ids whose expectation did not hold, with the
  * highest found; their events are not inserted. `ORDER BY n` gives events their `ordering` in
- * batch order.
+ * batch order. The rows to insert are joined with the `ordering_lock` CTE, so no row reaches the
+ * INSERT (whose column default calls nextval, above the sort) before the lock is held.
  */
 export function appendStatement(table: string, withTags: boolean): string {
   const [ids, expected] = withTags ? ['$8', '$9'] : ['$7', '$8'];
   return `
-WITH conflicts AS (
+WITH ordering_lock AS MATERIALIZED (
+  SELECT pg_advisory_xact_lock(${orderingLockKey(table)}::bigint)
+),
+conflicts AS (
   SELECT x.persistence_id, h.highest
   FROM unnest(${ids}::text[], ${expected}::bigint[]) AS x(persistence_id, expected)
   CROSS JOIN LATERAL (SELECT COALESCE(max(j.seq_nr), 0) AS highest FROM ${table} j WHERE j.persistence_id = x.persistence_id) AS h
@@ -64,11 +74,39 @@ inserted AS (
   SELECT i.persistence_id, i.seq_nr, i.writer_id, i.write_timestamp, i.manifest, i.payload${withTags ? ', ARRAY(SELECT json_array_elements_text(i.tags_json::json))' : ''}
   FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bytea[]${withTags ? ', $7::text[]' : ''})
     WITH ORDINALITY AS i(persistence_id, seq_nr, writer_id, write_timestamp, manifest, payload${withTags ? ', tags_json' : ''}, n)
+  CROSS JOIN ordering_lock
   WHERE i.persistence_id NOT IN (SELECT persistence_id FROM conflicts)
   ORDER BY i.n
   RETURNING 1
 )
 SELECT persistence_id, highest FROM conflicts`;
+}
+
+/**
+ * The advisory lock key under which writers of `table` (schema-qualified) draw orderings: the
+ * first 8 bytes of a SHA-256 of the name, as a signed BIGINT. Every node derives the same key
+ * for the same table, and different schemas do not wait for each other.
+ */
+export function orderingLockKey(table: string): bigint {
+  return createHash('sha256').update(`cloudstate event_journal ordering ${table}`).digest().readBigInt64BE(0);
+}
+
+/** The parameters of `appendStatement(table, withTags)` for `writes`, and which of the two statements they are for. */
+export function appendValues(writes: readonly AtomicWrite[]): { withTags: boolean; values: unknown[] } {
+  const events = writes.flatMap((w) => w.events);
+  const withTags = events.some((e) => e.tags.length > 0);
+  const values: unknown[] = [
+    events.map((e) => e.persistenceId),
+    events.map((e) => e.seqNr),
+    events.map((e) => e.writerId),
+    events.map((e) => Math.trunc(e.timestamp)),
+    events.map((e) => e.manifest),
+    events.map((e) => Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength)),
+    ...(withTags ? [events.map((e) => JSON.stringify(e.tags))] : []),
+    writes.map((w) => w.persistenceId),
+    writes.map((w) => w.events[0]!.seqNr - 1),
+  ];
+  return { withTags, values };
 }
 
 /** Stores batches of atomic writes into one journal table. */
@@ -134,19 +172,7 @@ export class BatchAppender {
 
   /** Runs the batch statement; resolves to the ids whose expected seqNr did not hold, with the highest found. */
   private async insert(writes: readonly AtomicWrite[]): Promise<Map<string, number>> {
-    const events = writes.flatMap((w) => w.events);
-    const withTags = events.some((e) => e.tags.length > 0);
-    const values: unknown[] = [
-      events.map((e) => e.persistenceId),
-      events.map((e) => e.seqNr),
-      events.map((e) => e.writerId),
-      events.map((e) => Math.trunc(e.timestamp)),
-      events.map((e) => e.manifest),
-      events.map((e) => Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength)),
-      ...(withTags ? [events.map((e) => JSON.stringify(e.tags))] : []),
-      writes.map((w) => w.persistenceId),
-      writes.map((w) => w.events[0]!.seqNr - 1),
-    ];
+    const { withTags, values } = appendValues(writes);
     // Named, so each pooled connection parses and plans it once (about a third of its cost).
     const { rows } = await this.pool.query<{ persistence_id: string; highest: string }>({
       name: `${this.table}-append${withTags ? '-tags' : ''}`,

@@ -6,9 +6,12 @@
  *
  * deleteTo keeps the highest row, marked deleted (payload dropped), so the highest seqNr never
  * goes down and a stale writer still conflicts; replay and tag queries skip deleted rows.
- * Events by tag use the global `ordering` column as offset. Offsets are stable for committed
- * events, but a transaction on another node may commit a lower ordering after a reader passed
- * it (as in every sequence-based journal): a live projection must allow for that gap.
+ * Events by tag use the global `ordering` column as offset, and orderings become visible in
+ * order: once a reader sees ordering N, every ordering below N is committed or permanently gone
+ * (an aborted write's), whichever node wrote it. Writers draw orderings under an advisory lock
+ * held until commit (./append.ts), so a poller that resumes after the last offset it read never
+ * passes over an event. This holds while every writer of the table is this plugin and the
+ * sequence keeps its default CACHE 1.
  */
 import type pg from 'pg';
 import { JournalFailureError, StoreClosedError } from '../../spi/index.js';
