@@ -11,9 +11,12 @@ import { decodeSnapshot, decodeValue, encodeSnapshot, encodeValue } from './code
 import { scan } from './db.js';
 import type { Db } from './db.js';
 import { keys, seqNrOfKey } from './keys.js';
+import { LatestSnapshots } from './latest-snapshots.js';
 
 export class LevelDbSnapshotStore implements SnapshotStore {
   private closed = false;
+  /** The latest snapshot of recently used ids: a recovery then reads nothing (./latest-snapshots.ts). */
+  private readonly latest = new LatestSnapshots();
 
   constructor(private readonly db: Db) {}
 
@@ -25,21 +28,39 @@ export class LevelDbSnapshotStore implements SnapshotStore {
    */
   async save(metadata: SnapshotMetadata, payload: Uint8Array): Promise<void> {
     await this.run('save', () => this.db.put(keys.snapshot(metadata.persistenceId, metadata.seqNr), encodeSnapshot(metadata.timestamp, metadata.manifest, payload)));
+    this.latest.saved({ metadata: { ...metadata }, payload });
   }
 
   loadLatest(persistenceId: string, criteria: SnapshotSelectionCriteria = {}): Promise<SelectedSnapshot | undefined> {
+    const known = this.closed ? undefined : this.latest.get(persistenceId);
+    if (known === null) return Promise.resolve(undefined);
+    if (known !== undefined && matchesCriteria(known.metadata, criteria)) return Promise.resolve(known);
     return this.run('load', async () => {
+      const version = this.latest.version();
       const range = keys.snapshotRange(persistenceId, criteria.minSeqNr ?? 0, criteria.maxSeqNr ?? Number.MAX_SAFE_INTEGER);
+      let found: SelectedSnapshot | undefined;
       for await (const [key, value] of scan(this.db, { ...range, reverse: true }, 16)) {
         const s = decodeSnapshot(value);
         const metadata = { persistenceId, seqNr: seqNrOfKey(key), timestamp: s.timestamp, manifest: s.manifest };
-        if (matchesCriteria(metadata, criteria)) return { metadata, payload: s.payload };
+        if (matchesCriteria(metadata, criteria)) {
+          found = { metadata, payload: s.payload };
+          break;
+        }
       }
-      return undefined;
+      const unrestricted = Object.values(criteria).every((v) => v === undefined);
+      if (unrestricted) this.latest.found(persistenceId, version, found);
+      return found;
     });
   }
 
   delete(persistenceId: string, criteria: SnapshotSelectionCriteria = {}): Promise<void> {
+    // Forgotten before (no read answers from the cache meanwhile) and after (a read that ran
+    // meanwhile may have seen what is now deleted: it does not cache).
+    this.latest.deleted(persistenceId);
+    return this.deleteMatching(persistenceId, criteria).finally(() => this.latest.deleted(persistenceId));
+  }
+
+  private deleteMatching(persistenceId: string, criteria: SnapshotSelectionCriteria): Promise<void> {
     return this.run('delete', async () => {
       const batch = this.db.batch();
       const range = keys.snapshotRange(persistenceId, criteria.minSeqNr ?? 0, criteria.maxSeqNr ?? Number.MAX_SAFE_INTEGER);
