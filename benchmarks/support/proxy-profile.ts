@@ -33,6 +33,9 @@ await loader.waitFor(/^ready$/);
 const job = { protocol, port, mode: 'closed', concurrency: Number(inFlight) || 64, seconds: 3, users: 1000, offset: 0, sessions: Number(process.env.SESSIONS ?? 4) };
 await loader.ask<LoadResult>({ ...job, calls: 1000 }, 120_000);
 await loader.ask<LoadResult>(job, 120_000);
+// `IDLE_MS=<n>`: wait this long before the measured phase (with a short PASSIVATION_TIMEOUT, the
+// phase then starts with every entity passivated: a burst of recoveries).
+if (process.env.IDLE_MS) await new Promise((resolve) => setTimeout(resolve, Number(process.env.IDLE_MS)));
 const cpu0 = [cpuSeconds(proxy.pid), cpuSeconds(uf.pid)];
 const split0 = cpuTimes(proxy.pid);
 const windowStartUs = Number(process.hrtime.bigint() / 1000n); // CLOCK_MONOTONIC, as the profile's timestamps

@@ -65,9 +65,12 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
         },
       });
       let seqNr = snapshot?.metadata.seqNr ?? 0;
-      for await (const event of journal.replay(persistenceId, { fromSeqNr: seqNr + 1 })) {
-        stream.send({ event: { sequence: event.seqNr, payload: { type_url: event.manifest, value: event.payload } } });
-        seqNr = event.seqNr;
+      // Nothing after the snapshot (or no events at all): no journal read.
+      if (highest > seqNr) {
+        for await (const event of journal.replay(persistenceId, { fromSeqNr: seqNr + 1 })) {
+          stream.send({ event: { sequence: event.seqNr, payload: { type_url: event.manifest, value: event.payload } } });
+          seqNr = event.seqNr;
+        }
       }
       this.seqNr = Math.max(seqNr, highest);
     } catch (err) {
