@@ -56,6 +56,18 @@ t.test('LatestSnapshots: bounded by entries (least recently used first) and payl
   t.equal(seqOf(c.get('d')), 'unknown', 'a payload over the limit is not kept');
 });
 
+t.test('LatestSnapshots: keeps a copy, not a view of the caller\'s (possibly much larger) buffer', async (t) => {
+  const c = new LatestSnapshots();
+  const big = new Uint8Array(1024).fill(7);
+  const view = big.subarray(10, 14);
+  c.found('a', c.version(), { metadata: snap('a', 1).metadata, payload: view });
+  const kept = c.get('a')!;
+  t.equal(kept.payload.byteLength, 4);
+  t.equal(kept.payload.buffer.byteLength, 4, 'its own buffer');
+  big.fill(0);
+  t.same([...kept.payload], [7, 7, 7, 7], 'unaffected by later writes to the original');
+});
+
 t.test('LatestSnapshots: after its write log is emptied, reads begun before do not cache', async (t) => {
   const c = new LatestSnapshots({ maxEntries: 1 });
   const before = c.version();

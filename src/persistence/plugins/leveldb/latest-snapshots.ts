@@ -10,7 +10,8 @@
  * an older seqNr changes nothing; a delete forgets the id. A read caches what it found only when
  * it looked for the latest without criteria and no save or delete of the id happened meanwhile
  * (`version`, `found`). Bounded: least recently used ids go first; payloads over `maxPayloadBytes` are
- * not kept (the id is then read from storage). Payloads are shared with callers: read only.
+ * not kept (the id is then read from storage). Payloads are copied in, and shared with callers
+ * from then on: read only.
  */
 import type { SelectedSnapshot } from '../../spi/index.js';
 
@@ -82,7 +83,9 @@ export class LatestSnapshots {
   private remember(persistenceId: string, entry: SelectedSnapshot | null): void {
     this.known.delete(persistenceId);
     if (entry !== null && entry.payload.byteLength > this.maxPayloadBytes) return;
-    this.known.set(persistenceId, entry);
+    // A copy: the payload may be a view of a much larger buffer (a network read), which the
+    // cache would otherwise keep alive.
+    this.known.set(persistenceId, entry === null ? null : { metadata: entry.metadata, payload: new Uint8Array(entry.payload) });
     if (this.known.size > this.maxEntries) this.known.delete(this.known.keys().next().value!);
   }
 }
