@@ -1,7 +1,7 @@
 /**
  * Real proxy processes for the integration tests: `bin/cloudstate-proxy.js` (built code, as a
- * user runs it) beside its own shopping-cart sample user function (a child of the test, on a
- * free port, so a kill of the proxy leaves it to the test to stop). Resolves once the proxy logs `serving` with its HTTP port and its
+ * user runs it) beside its own user function, the shopping-cart sample unless another script is
+ * given (a child of the test, on a free port given as `PORT`, so a kill of the proxy leaves it to the test to stop). Resolves once the proxy logs `serving` with its HTTP port and its
  * cluster address; its log is kept for failure messages. Every process started here is killed
  * when the test process exits.
  */
@@ -64,10 +64,29 @@ export async function waitForPort(port: number, timeoutMs = 30_000): Promise<voi
   }
 }
 
-export async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 60_000): Promise<ProxyProcess> {
+/** Retries `fn` every 250 ms until it resolves, for `timeoutMs` at most (while a cluster settles after a kill). */
+export async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export interface StartProxyOptions {
+  /** The user function's script, run with `node --import tsx` (default: the shopping-cart sample). */
+  readonly userFunctionScript?: string;
+}
+
+export async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 60_000, options: StartProxyOptions = {}): Promise<ProxyProcess> {
   const ufPort = await freePort();
+  const script = options.userFunctionScript ?? shoppingCartScript;
   const spawnUserFunction = () => {
-    const uf = spawn(process.execPath, ['--import', 'tsx', shoppingCartScript], {
+    const uf = spawn(process.execPath, ['--import', 'tsx', script], {
       cwd: repo,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, PORT: String(ufPort) },

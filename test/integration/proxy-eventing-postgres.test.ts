@@ -1,0 +1,141 @@
+// Event-log eventing across three real proxy processes in one cluster over one PostgreSQL, each
+// proxy beside its own user function (./eventing-fixture): a `Ledger` entity appends numbers to
+// keys, the action `LedgerProjection` consumes the "ledger" event log (one consumer in the
+// cluster, a singleton) and forwards each event to the `Tally` of its key, which lists the
+// numbers in arrival order. Appends go through all three proxies at once; every tally must then
+// hold its key's numbers exactly once, in order. Then the proxy hosting the consumer is killed
+// (-9) while appends continue through the survivors: the consumer moves and every number
+// appended before and after the kill reaches its tally at least once, first deliveries still in
+// order (redeliveries allowed: the consumer resumes from its last saved offset).
+import t from 'tap';
+import { join } from 'node:path';
+import { startPostgres } from '../support/postgres-server.js';
+import { eventually, startProxy, type ProxyProcess } from '../support/proxy-process.js';
+
+const KEYS = 6;
+const PER_PHASE = 60;
+const fixture = join(import.meta.dirname, 'eventing-fixture', 'index.ts');
+const keyOf = (n: number) => `key-${n % KEYS}`;
+
+async function append(proxy: ProxyProcess, key: string, n: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${proxy.httpPort}/ledger/${key}/append`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (response.status !== 200) throw new Error(`Append ${key}/${n} via :${proxy.httpPort}: ${response.status} ${await response.text()}`);
+  await response.json();
+}
+
+async function tally(proxy: ProxyProcess, key: string): Promise<number[]> {
+  const response = await fetch(`http://127.0.0.1:${proxy.httpPort}/tally/${key}`, { signal: AbortSignal.timeout(10_000) });
+  if (response.status !== 200) throw new Error(`GetTally ${key} via :${proxy.httpPort}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { ns?: number[] }).ns ?? [];
+}
+
+/** `ns` grouped by key, each key's in the order given. */
+function byKey(ns: readonly number[]): Map<string, number[]> {
+  const keys = new Map<string, number[]>();
+  for (const n of ns) keys.set(keyOf(n), [...(keys.get(keyOf(n)) ?? []), n]);
+  return keys;
+}
+
+/** Resolves every key's tally once it holds all the numbers `expected` has for that key. */
+async function tallies(proxies: readonly ProxyProcess[], expected: Map<string, number[]>, timeoutMs?: number): Promise<Map<string, number[]>> {
+  const seen = new Map<string, number[]>();
+  let reads = 0;
+  await eventually(
+    'every appended number in its tally',
+    async () => {
+      for (const [key, ns] of expected) {
+        if (seen.has(key)) continue;
+        const got = await tally(proxies[reads++ % proxies.length]!, key);
+        const missing = ns.filter((n) => !got.includes(n));
+        if (missing.length > 0) throw new Error(`${key} misses ${missing.join(', ')} (has ${got.join(', ')})`);
+        seen.set(key, got);
+      }
+    },
+    timeoutMs,
+  );
+  return seen;
+}
+
+/** The proxies whose log says they started consuming the "ledger" event log, in order of the logs given. */
+function consumersOf(proxies: readonly ProxyProcess[]): ProxyProcess[] {
+  return proxies.filter((p) =>
+    p
+      .log()
+      .split('\n')
+      .some((line) => line.includes('consuming event log ledger')),
+  );
+}
+
+t.test('event-log eventing over three proxies and one Postgres: exactly once without failures, at least once across a kill -9', async (t) => {
+  const db = await startPostgres({ fsync: false });
+  t.teardown(() => db.destroy());
+  const common = ['--store', 'postgres', '--postgres-url', db.url, '--cluster-preset', 'local', '--number-of-shards', '20', '--cluster-port', '0'];
+  const start = (seeds: string[]) => startProxy([...common, ...seeds], {}, 60_000, { userFunctionScript: fixture });
+  const first = await start([]);
+  const proxies = [first];
+  t.teardown(async () => {
+    for (const p of proxies) await p.kill();
+  });
+  proxies.push(await start(['--seeds', first.clusterAddress]));
+  proxies.push(await start(['--seeds', first.clusterAddress]));
+
+  // Phase 1: n = 1..60 over 6 keys, each key's appends in order, each through the next proxy,
+  // all keys at once.
+  const phase1 = Array.from({ length: PER_PHASE }, (_, i) => i + 1);
+  const expected1 = byKey(phase1);
+  await Promise.all(
+    [...expected1].map(async ([, ns], k) => {
+      for (const [i, n] of ns.entries()) await append(proxies[(k + i) % proxies.length]!, keyOf(n), n);
+    }),
+  );
+  const got1 = await tallies(proxies, expected1);
+  for (const [key, ns] of expected1) t.same(got1.get(key), ns, `${key}: every number exactly once, in the order appended`);
+
+  // The consumer runs on one proxy only: the oldest member (src/cluster/singleton-rules.ts).
+  const hosts = consumersOf(proxies);
+  t.equal(hosts.length, 1, 'one proxy consumes the event log');
+  t.equal(hosts[0], first, 'the oldest member hosts the consumer');
+  const victim = hosts[0] ?? first;
+
+  // Phase 2: n = 61..120 through the two survivors; the consumer's proxy is killed once a
+  // third of them are appended, so it dies while it consumes them.
+  const survivors = proxies.filter((p) => p !== victim);
+  const phase2 = Array.from({ length: PER_PHASE }, (_, i) => PER_PHASE + i + 1);
+  const expected2 = byKey(phase2);
+  let appended = 0;
+  let killed: Promise<void> | undefined;
+  const killAfter = PER_PHASE / 3;
+  await Promise.all(
+    [...expected2].map(async ([, ns], k) => {
+      for (const [i, n] of ns.entries()) {
+        // A retry of an append that did commit emits nothing (the Ledger ignores a known n).
+        await eventually(`append ${n}`, () => append(survivors[(k + i) % survivors.length]!, keyOf(n), n));
+        if (++appended === killAfter) killed = victim.kill();
+      }
+    }),
+  );
+  await killed;
+  proxies.splice(proxies.indexOf(victim), 1);
+
+  const all = byKey([...phase1, ...phase2]);
+  const got = await tallies(survivors, all);
+  let duplicates = 0;
+  for (const [key, ns] of all) {
+    const received = got.get(key) ?? [];
+    t.same(
+      ns.filter((n) => !received.includes(n)),
+      [],
+      `${key}: every number appended before and after the kill is in its tally`,
+    );
+    t.same([...new Set(received)], ns, `${key}: the first delivery of each number came in the order appended, and nothing else`);
+    duplicates += received.length - new Set(received).size;
+  }
+  const newHosts = consumersOf(survivors);
+  t.equal(newHosts.length, 1, 'one survivor took the consumer over');
+  t.comment(`after the kill -9 of the consumer's proxy: ${duplicates} duplicate deliveries of ${PER_PHASE * 2} events`);
+});
