@@ -5,7 +5,7 @@
 // two survivors take over its carts, recovered from the journal, with nothing lost.
 import t from 'tap';
 import { startPostgres } from '../support/postgres-server.js';
-import { startProxy, type ProxyProcess } from '../support/proxy-process.js';
+import { eventually, startProxy, type ProxyProcess } from '../support/proxy-process.js';
 
 const USERS = 12;
 const ROUNDS = 5;
@@ -28,19 +28,6 @@ async function getCart(proxy: ProxyProcess, user: string): Promise<Cart> {
   const response = await fetch(`http://127.0.0.1:${proxy.httpPort}/carts/${user}`);
   if (response.status !== 200) throw new Error(`GetCart ${user} via :${proxy.httpPort}: ${response.status} ${await response.text()}`);
   return (await response.json()) as Cart;
-}
-
-/** Retries while the cluster settles after a kill (carts of the dead node wait for its downing). */
-async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 }
 
 t.test('three proxies over one Postgres serve one shopping cart consistently, and survive a kill -9', async (t) => {
