@@ -7,6 +7,7 @@
  */
 import { EntityType, loadProtoFiles, protobuf, type Entity as ProtocolEntity, type EntityTypeName } from '../protocol/index.js';
 import type { ProtoSource } from './descriptors.js';
+import { AnySupport } from './any-support.js';
 
 /** Options shared by every entity type. */
 export interface EntityOptions {
@@ -38,6 +39,8 @@ export abstract class Entity {
   readonly service: protobuf.Service;
   /** Where the protos are, for the discovery descriptor set. */
   readonly protoSource: ProtoSource;
+  /** @internal Packs and unpacks values against `root` (it also remembers the types it looked up). */
+  readonly anySupport: AnySupport;
 
   protected constructor(options: EntityOptions) {
     const files = typeof options.protoFiles === 'string' ? [options.protoFiles] : [...options.protoFiles];
@@ -46,6 +49,7 @@ export abstract class Entity {
     const includeDirs = options.includeDirs ?? ['.'];
     this.protoSource = { files, includeDirs };
     this.root = loadProtoFiles(files, { includeDirs, keepCase: false });
+    this.anySupport = new AnySupport([this.root]);
     const service = this.root.lookup(this.serviceName, [protobuf.Service]);
     if (!(service instanceof protobuf.Service)) {
       throw new Error(`entity ${this.serviceName}: no such service in ${files.join(', ')}`);
@@ -68,16 +72,10 @@ export abstract class Entity {
     return methods;
   }
 
-  /** Types already looked up: a protobufjs lookup walks the namespaces on every call. */
-  private readonly types = new Map<string, protobuf.Type>();
-
   /** A message type of the loaded protos, by full name (throws if unknown). */
   lookupType(fullName: string): protobuf.Type {
-    let type = this.types.get(fullName);
-    if (type === undefined) {
-      type = this.root.lookupType(fullName);
-      this.types.set(fullName, type);
-    }
+    const type = this.anySupport.lookupType(fullName);
+    if (type === undefined) throw new Error(`no such type: ${fullName}`);
     return type;
   }
 

@@ -20,7 +20,7 @@ import {
   type EventSourcedReply,
   type EventSourcedStreamOut,
 } from '../protocol/index.js';
-import { AnySupport, messageTypeOf, type Packable } from './any-support.js';
+import { messageTypeOf, type Packable } from './any-support.js';
 import { CommandContext, CommandFailure, replyPayload, type ServiceRegistry } from './context.js';
 import { Entity, statefulDiscovery, type StatefulEntityOptions } from './entity.js';
 import { Metadata } from './metadata.js';
@@ -51,8 +51,6 @@ export interface EventSourcedEntityOptions<S> extends StatefulEntityOptions {
 export class EventSourcedEntity<S = unknown> extends Entity {
   readonly entityType = EntityType.eventSourced;
   readonly snapshotEvery: number;
-  /** @internal */
-  readonly anySupport: AnySupport;
 
   constructor(readonly options: EventSourcedEntityOptions<S>) {
     super(options);
@@ -61,7 +59,6 @@ export class EventSourcedEntity<S = unknown> extends Entity {
       throw new Error(`entity ${this.serviceName}: snapshotEvery must be a non-negative integer`);
     }
     this.handledMethods(options.commandHandlers);
-    this.anySupport = new AnySupport([this.root]);
   }
 
   toDiscovery(): ProtocolEntity {

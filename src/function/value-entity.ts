@@ -15,7 +15,7 @@ import {
   type ValueEntityReply,
   type ValueEntityStreamOut,
 } from '../protocol/index.js';
-import { AnySupport, messageTypeOf, type Packable } from './any-support.js';
+import { messageTypeOf, type Packable } from './any-support.js';
 import { CommandContext, CommandFailure, replyPayload, type ServiceRegistry } from './context.js';
 import { Entity, statefulDiscovery, type StatefulEntityOptions } from './entity.js';
 import { Metadata } from './metadata.js';
@@ -36,13 +36,10 @@ export interface ValueEntityOptions<S> extends StatefulEntityOptions {
 /** A value entity type, served by a `CloudstateServer`. */
 export class ValueEntity<S = unknown> extends Entity {
   readonly entityType = EntityType.valueEntity;
-  /** @internal */
-  readonly anySupport: AnySupport;
 
   constructor(readonly options: ValueEntityOptions<S>) {
     super(options);
     this.handledMethods(options.commandHandlers);
-    this.anySupport = new AnySupport([this.root]);
   }
 
   toDiscovery(): ProtocolEntity {

@@ -5,7 +5,6 @@
  * (./instance.ts); the stream plumbing lives in ./stream.ts.
  */
 import { EntityType, type CrdtInit, type Entity as ProtocolEntity } from '../../protocol/index.js';
-import { AnySupport } from '../any-support.js';
 import type { ServiceRegistry } from '../context.js';
 import { Entity, statefulDiscovery, type StatefulEntityOptions } from '../entity.js';
 import type { CrdtCommandContext } from './context.js';
@@ -28,15 +27,12 @@ export interface CrdtEntityOptions<S extends CrdtState = CrdtState> extends Stat
 /** A CRDT entity type, served by a `CloudstateServer`. */
 export class CrdtEntity<S extends CrdtState = CrdtState> extends Entity {
   readonly entityType = EntityType.crdt;
-  /** @internal */
-  readonly anySupport: AnySupport;
 
   constructor(readonly options: CrdtEntityOptions<S>) {
     super(options);
     for (const [name, method] of this.handledMethods(options.commandHandlers)) {
       if (method.requestStream) throw new Error(`entity ${this.serviceName}: ${name} is client-streaming; CRDT entities take one request per command`);
     }
-    this.anySupport = new AnySupport([this.root]);
   }
 
   toDiscovery(): ProtocolEntity {
