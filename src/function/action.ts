@@ -14,10 +14,10 @@ import { EntityType, type ActionCommand, type ActionResponse, type Entity as Pro
 import { CommandContext, CommandFailure, replyPayload, type ServiceRegistry } from './context.js';
 import { Entity, type EntityOptions } from './entity.js';
 import { Metadata } from './metadata.js';
-import { protobuf, TYPE_URL_PREFIX } from '../protocol/index.js';
+import { ANY_TYPE_NAME, protobuf, TYPE_URL_PREFIX } from '../protocol/index.js';
+import { fullNameOf } from './any-support.js';
 
-const ANY_FULL_NAME = 'google.protobuf.Any';
-const ANY_TYPE_URL = `${TYPE_URL_PREFIX}google.protobuf.Any`;
+const ANY_TYPE_URL = `${TYPE_URL_PREFIX}${ANY_TYPE_NAME}`;
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** Unary: `(message, ctx) => reply | undefined`. */
@@ -151,7 +151,7 @@ export class Action extends Entity {
     const payload = command.payload;
     // A method taking google.protobuf.Any gets the payload Any itself when it holds something
     // else (the proxy's event-log eventing sends an event's own Any, as the reference does).
-    if (type.fullName.replace(/^\./, '') === ANY_FULL_NAME && payload?.type_url && payload.type_url !== ANY_TYPE_URL) {
+    if (fullNameOf(type) === ANY_TYPE_NAME && payload?.type_url && payload.type_url !== ANY_TYPE_URL) {
       return type.decode(protobuf.Writer.create().uint32(10).string(payload.type_url).uint32(18).bytes(payload.value ?? new Uint8Array(0)).finish());
     }
     return type.decode(payload?.value ?? new Uint8Array(0));

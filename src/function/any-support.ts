@@ -9,12 +9,9 @@
  * Owns the encodings only; which types exist comes from the protobufjs roots it is given.
  */
 import Long from 'long';
-import { TYPE_URL_PREFIX, protobuf, type Any } from '../protocol/index.js';
+import { JSON_TYPE_URL_PREFIX, PRIMITIVE_TYPE_URL_PREFIX, TYPE_URL_PREFIX, protobuf, type Any } from '../protocol/index.js';
 
-/** `Any.type_url` prefix of JSON values. */
-export const JSON_TYPE_URL_PREFIX = 'json.cloudstate.io/';
-/** `Any.type_url` prefix of primitive values. */
-export const PRIMITIVE_TYPE_URL_PREFIX = 'p.cloudstate.io/';
+export { JSON_TYPE_URL_PREFIX, PRIMITIVE_TYPE_URL_PREFIX };
 
 /** The primitive types a `p.cloudstate.io/` Any can hold. */
 export type PrimitiveType = 'string' | 'bytes' | 'int64' | 'bool' | 'double';

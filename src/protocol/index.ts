@@ -73,6 +73,12 @@ export function int64ToNumber(value: number | string | Long | null | undefined):
 
 /** The `Any.type_url` prefix for protobuf messages. */
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+/** `Any.type_url` prefix of JSON values (Cloudstate support libraries' convention). */
+export const JSON_TYPE_URL_PREFIX = 'json.cloudstate.io/';
+/** `Any.type_url` prefix of primitive values (Cloudstate support libraries' convention). */
+export const PRIMITIVE_TYPE_URL_PREFIX = 'p.cloudstate.io/';
+/** The full name of `google.protobuf.Any`. */
+export const ANY_TYPE_NAME = 'google.protobuf.Any';
 /** The message full name an `Any.type_url` names (the part after the last `/`). */
 export function typeNameOf(typeUrl: string): string {
   return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);

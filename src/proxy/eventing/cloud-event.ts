@@ -6,17 +6,13 @@
  * `application/vnd.cloudstate.protobuf.any`; its data is the event's bytes, and the user
  * function gets the original `Any` back (type URL and bytes as they were written).
  */
-import { typeNameOf } from '../../protocol/index.js';
+import { ANY_TYPE_NAME, JSON_TYPE_URL_PREFIX, PRIMITIVE_TYPE_URL_PREFIX, typeNameOf } from '../../protocol/index.js';
 import type { Any, MetadataEntry } from '../../protocol/index.js';
 import type { EventEnvelope } from '../../persistence/index.js';
 import type { MethodModel } from '../model.js';
 
 /** The content type of event-log events: the data is an `Any`'s value, `type` its type URL. */
 export const PROTOBUF_ANY_CONTENT_TYPE = 'application/vnd.cloudstate.protobuf.any';
-/** The input type of the catch-all subscriber method. */
-export const ANY_TYPE_NAME = 'google.protobuf.Any';
-const JSON_PREFIX = 'json.cloudstate.io/';
-const PRIMITIVE_PREFIX = 'p.cloudstate.io/';
 
 /** A CloudEvent (spec 1.0) as the proxy hands it to a subscriber. */
 export interface CloudEvent {
@@ -82,7 +78,7 @@ const inputName = (method: MethodModel): string => typeNameOf(method.inputTypeUr
  */
 export function methodForEvent(methods: readonly MethodModel[], typeUrl: string): MethodModel | undefined {
   const anyMethod = methods.find((m) => inputName(m) === ANY_TYPE_NAME);
-  if (typeUrl.startsWith(JSON_PREFIX) || typeUrl.startsWith(PRIMITIVE_PREFIX)) return anyMethod;
+  if (typeUrl.startsWith(JSON_TYPE_URL_PREFIX) || typeUrl.startsWith(PRIMITIVE_TYPE_URL_PREFIX)) return anyMethod;
   const wanted = typeNameOf(typeUrl);
   return methods.find((m) => inputName(m) === wanted) ?? anyMethod;
 }

@@ -31,13 +31,14 @@ export interface EventingPlan {
   readonly problems: readonly string[];
 }
 
-/** A string field of a decoded option message ('' when unset: oneof members may be null). */
-const text = (message: unknown, field: string): string => {
-  const value = message !== null && typeof message === 'object' ? (message as Record<string, unknown>)[field] : undefined;
-  return typeof value === 'string' ? value : '';
-};
+/** A field of a decoded option message (undefined when the message is absent). */
 const part = (message: unknown, field: string): unknown =>
   message !== null && typeof message === 'object' ? (message as Record<string, unknown>)[field] : undefined;
+/** A string field of a decoded option message ('' when unset: oneof members may be null). */
+const text = (message: unknown, field: string): string => {
+  const value = part(message, field);
+  return typeof value === 'string' ? value : '';
+};
 
 /** What one method's `(cloudstate.eventing)` option says, as far as this proxy reads it. */
 export interface MethodEventing {
