@@ -18,6 +18,7 @@ import { decodeEvent, encodeEvent } from './codec.js';
 import { f64, getMany, readF64, scan } from './db.js';
 import type { Db } from './db.js';
 import { keys, parseTagEntryValue, seqNrOfKey, tagEntryValue } from './keys.js';
+import { LruMap } from './lru.js';
 
 function decodeOrThrow(persistenceId: string, seqNr: number, record: Uint8Array): PersistentRepr {
   try {
@@ -34,16 +35,17 @@ const failure = (what: string, err: unknown) =>
 export class LevelDbJournal implements JournalPlugin {
   readonly capabilities: JournalCapabilities;
   private closed = false;
-  /** Highest seqNr per id, in step with storage; least recently used first. */
-  private readonly highestCache = new Map<string, number>();
+  /** Highest seqNr per id, in step with storage. */
+  private readonly highestCache: LruMap<string, number>;
 
   private constructor(
     private readonly db: Db,
     private ordering: number,
     maxPayloadBytes: number,
-    private readonly cacheSize = 100_000,
+    cacheSize = 100_000,
   ) {
     this.capabilities = { eventsByTag: true, maxPayloadBytes, maxBatchesInFlight: 1 };
+    this.highestCache = new LruMap(cacheSize);
   }
 
   static async open(db: Db, maxPayloadBytes: number): Promise<LevelDbJournal> {
@@ -111,9 +113,7 @@ export class LevelDbJournal implements JournalPlugin {
 
   /** The cached highest seqNr of the id (refreshed as recently used), or undefined. */
   private cachedHighest(persistenceId: string): number | undefined {
-    const cached = this.highestCache.get(persistenceId);
-    if (cached !== undefined) this.remember(persistenceId, cached);
-    return cached;
+    return this.highestCache.get(persistenceId);
   }
 
   /** The highest seqNr of the id: from the cache, or the larger of its last event key and head key. */
@@ -133,9 +133,7 @@ export class LevelDbJournal implements JournalPlugin {
   }
 
   private remember(persistenceId: string, highest: number): void {
-    this.highestCache.delete(persistenceId);
     this.highestCache.set(persistenceId, highest);
-    if (this.highestCache.size > this.cacheSize) this.highestCache.delete(this.highestCache.keys().next().value!);
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {

@@ -14,6 +14,7 @@
  * from then on: read only.
  */
 import type { SelectedSnapshot } from '../../spi/index.js';
+import { LruMap } from './lru.js';
 
 export interface LatestSnapshotsOptions {
   /** Ids kept (default 10,000). */
@@ -23,7 +24,7 @@ export interface LatestSnapshotsOptions {
 }
 
 export class LatestSnapshots {
-  private readonly known = new Map<string, SelectedSnapshot | null>();
+  private readonly known: LruMap<string, SelectedSnapshot | null>;
   /** Counts saves and deletes; `lastWrite` holds its value at each id's last one. */
   private counter = 0;
   private readonly lastWrite = new Map<string, number>();
@@ -35,15 +36,12 @@ export class LatestSnapshots {
   constructor(options: LatestSnapshotsOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 64 * 1024;
+    this.known = new LruMap(this.maxEntries);
   }
 
   /** The latest snapshot (`null`: none), or undefined when storage must be read. */
   get(persistenceId: string): SelectedSnapshot | null | undefined {
-    const entry = this.known.get(persistenceId);
-    if (entry === undefined) return undefined;
-    this.known.delete(persistenceId); // most recently used last
-    this.known.set(persistenceId, entry);
-    return entry;
+    return this.known.get(persistenceId);
   }
 
   /** A token to take before reading storage and pass to `found` after. */
@@ -86,6 +84,5 @@ export class LatestSnapshots {
     // A copy: the payload may be a view of a much larger buffer (a network read), which the
     // cache would otherwise keep alive.
     this.known.set(persistenceId, entry === null ? null : { metadata: entry.metadata, payload: new Uint8Array(entry.payload) });
-    if (this.known.size > this.maxEntries) this.known.delete(this.known.keys().next().value!);
   }
 }
