@@ -15,21 +15,13 @@ import {
   SnapshotStoreFailureError,
 } from '../../src/persistence/spi/index.js';
 import { collect, event, uniqueId, write } from '../../src/persistence/testkit/index.js';
-import { startPostgres } from '../support/postgres-server.js';
+import { startPostgres, until } from '../support/postgres-server.js';
 
 // fsync on: these tests are about what survives.
 const server = await startPostgres({ fsync: true });
 t.teardown(() => server.destroy());
 const open = (options: Partial<PostgresStorageOptions> = {}) =>
   openPostgresStorage({ connectionString: server.url, logger: silentLogger, connectTimeoutMs: 1000, ...options });
-
-/** Polls `condition` every 10 ms until it holds; fails after `ms`. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await condition()); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const writerIds = async (journal: Journal, id: string) => (await collect(journal.replay(id))).map((e) => `${e.seqNr}:${e.writerId}`);
 

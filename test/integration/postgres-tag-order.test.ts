@@ -7,7 +7,7 @@ import type { PostgresStorageOptions } from '../../src/persistence/plugins/postg
 import { appendStatement, appendValues } from '../../src/persistence/plugins/postgres/append.js';
 import type { EventEnvelope, StoragePlugin } from '../../src/persistence/spi/index.js';
 import { collect, uniqueId, write } from '../../src/persistence/testkit/index.js';
-import { startPostgres } from '../support/postgres-server.js';
+import { startPostgres, until } from '../support/postgres-server.js';
 
 // Events by tag with several writers over one database: a visible ordering N means every ordering
 // below N is committed or gone, so a poller that resumes after the last offset it read (as the
@@ -16,14 +16,6 @@ import { startPostgres } from '../support/postgres-server.js';
 const server = await startPostgres({ fsync: true });
 t.teardown(() => server.destroy());
 const open = (options: Partial<PostgresStorageOptions> = {}) => openPostgresStorage({ connectionString: server.url, logger: silentLogger, ...options });
-
-/** Polls `condition` every 10 ms until it holds; fails after `ms`. */
-async function until(what: string, condition: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await condition()); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A reader that tracks its offset as the eventing consumer does: each poll resumes after the last offset it read. */
 function poller(journal: Journal, tag: string) {

@@ -287,3 +287,11 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     },
   };
 }
+
+/** Polls `condition` every 10 ms until it holds; fails after `ms` (tests waiting on what the server shows). */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await condition()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
