@@ -7,7 +7,7 @@
 // (-9) while appends continue through the survivors: the consumer moves and every number
 // appended before and after the kill reaches its tally at least once, first deliveries still in
 // order (redeliveries allowed: the consumer resumes from its last saved offset).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { startPostgres } from '../support/postgres-server.js';
 import { eventually, startProxy, type ProxyProcess } from '../support/proxy-process.js';
@@ -61,14 +61,44 @@ async function tallies(proxies: readonly ProxyProcess[], expected: Map<string, n
   return seen;
 }
 
-/** The proxies whose log says they started consuming the "ledger" event log, in order of the logs given. */
-function consumersOf(proxies: readonly ProxyProcess[]): ProxyProcess[] {
-  return proxies.filter((p) =>
-    p
-      .log()
-      .split('\n')
-      .some((line) => line.includes('consuming event log ledger')),
-  );
+interface Consuming {
+  readonly proxy: ProxyProcess;
+  readonly from: number;
+  /** When its log said it stopped (or it was killed); undefined while it consumes. */
+  readonly until: number | undefined;
+}
+
+/**
+ * The times each proxy consumed the "ledger" event log, from its log (pino's `time`, one
+ * machine's clock), oldest first. A proxy killed at `killedAt` consumed until then.
+ */
+function consumingPeriods(proxies: readonly ProxyProcess[], killedAt = new Map<ProxyProcess, number>()): Consuming[] {
+  const periods: Consuming[] = [];
+  for (const proxy of proxies) {
+    let from: number | undefined;
+    for (const line of proxy.log().split('\n')) {
+      if (!line.includes('consuming event log ledger')) continue;
+      const { time, msg } = JSON.parse(line) as { time: number; msg: string };
+      if (msg.startsWith('consuming')) from = time;
+      else if (from !== undefined) periods.push({ proxy, from, until: time }), (from = undefined);
+    }
+    if (from !== undefined) periods.push({ proxy, from, until: killedAt.get(proxy) });
+  }
+  return periods.sort((a, b) => a.from - b.from);
+}
+
+/**
+ * Asserts a singleton consumer: its periods never overlap and exactly one goes on now; returns
+ * that one's proxy. (It may have moved: a member that briefly loses quorum hands it over.)
+ */
+function oneConsumerAtATime(t: Test, periods: readonly Consuming[], what: string): ProxyProcess | undefined {
+  const overlaps = periods.slice(1).filter((p, i) => periods[i]!.until === undefined || periods[i]!.until! > p.from);
+  const describe = (p: Consuming) => `:${p.proxy.httpPort} from ${p.from} until ${p.until ?? 'now'}`;
+  t.same(overlaps.map(describe), [], `${what}: never two consumers at once (${periods.map(describe).join('; ')})`);
+  const current = periods.filter((p) => p.until === undefined);
+  t.equal(current.length, 1, `${what}: one proxy consumes the event log now`);
+  if (current.length !== 1) for (const p of new Set(periods.map((p) => p.proxy))) t.comment(`proxy :${p.httpPort} log:\n${p.log()}`);
+  return current[0]?.proxy;
 }
 
 t.test('event-log eventing over three proxies and one Postgres: exactly once without failures, at least once across a kill -9', async (t) => {
@@ -96,11 +126,9 @@ t.test('event-log eventing over three proxies and one Postgres: exactly once wit
   const got1 = await tallies(proxies, expected1);
   for (const [key, ns] of expected1) t.same(got1.get(key), ns, `${key}: every number exactly once, in the order appended`);
 
-  // The consumer runs on one proxy only: the oldest member (src/cluster/singleton-rules.ts).
-  const hosts = consumersOf(proxies);
-  t.equal(hosts.length, 1, 'one proxy consumes the event log');
-  t.equal(hosts[0], first, 'the oldest member hosts the consumer');
-  const victim = hosts[0] ?? first;
+  // The consumer runs on one proxy at a time (a cluster singleton, on the oldest member that
+  // hosts; src/cluster/singleton-rules.ts).
+  const victim = oneConsumerAtATime(t, consumingPeriods(proxies), 'without failures') ?? first;
 
   // Phase 2: n = 61..120 through the two survivors; the consumer's proxy is killed once a
   // third of them are appended, so it dies while it consumes them.
@@ -109,13 +137,14 @@ t.test('event-log eventing over three proxies and one Postgres: exactly once wit
   const expected2 = byKey(phase2);
   let appended = 0;
   let killed: Promise<void> | undefined;
+  const killedAt = new Map<ProxyProcess, number>();
   const killAfter = PER_PHASE / 3;
   await Promise.all(
     [...expected2].map(async ([, ns], k) => {
       for (const [i, n] of ns.entries()) {
         // A retry of an append that did commit emits nothing (the Ledger ignores a known n).
         await eventually(`append ${n}`, () => append(survivors[(k + i) % survivors.length]!, keyOf(n), n));
-        if (++appended === killAfter) killed = victim.kill();
+        if (++appended === killAfter) killed = victim.kill().then(() => void killedAt.set(victim, Date.now()));
       }
     }),
   );
@@ -135,7 +164,7 @@ t.test('event-log eventing over three proxies and one Postgres: exactly once wit
     t.same([...new Set(received)], ns, `${key}: the first delivery of each number came in the order appended, and nothing else`);
     duplicates += received.length - new Set(received).size;
   }
-  const newHosts = consumersOf(survivors);
-  t.equal(newHosts.length, 1, 'one survivor took the consumer over');
+  const now = oneConsumerAtATime(t, consumingPeriods([victim, ...survivors], killedAt), 'across the kill');
+  t.not(now, victim, 'a survivor took the consumer over');
   t.comment(`after the kill -9 of the consumer's proxy: ${duplicates} duplicate deliveries of ${PER_PHASE * 2} events`);
 });

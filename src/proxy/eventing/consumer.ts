@@ -98,6 +98,7 @@ export class EventLogConsumer {
     this.wake?.();
     await this.running;
     if (this.unsaved > 0) await this.save().catch((err: unknown) => this.log.error({ err: describeError(err), offset: this.processed }, 'saving the event-log offset on stop failed'));
+    if (this.running) this.log.info({ offset: this.processed }, `stopped consuming event log ${this.o.subscription.eventLog} for ${this.o.subscription.serviceName}`);
   }
 
   private async run(): Promise<void> {
