@@ -57,6 +57,14 @@ export interface ClusterOptions {
    * partition, or a minority that has noticed only some of them may believe it is a majority.
    */
   stableAfterMs?: number;
+  /**
+   * How long this node rides out a loss of quorum before it stops hosting singletons and
+   * shards, ms (default 5 probe intervals, at most a quarter of `stableAfterMs`: 5 s with `lan`,
+   * 500 ms with `local`). A member that misses a probe or two (busy joining, a GC pause) then
+   * moves nothing. Keep it well below `stableAfterMs`: the other side may down this node, and
+   * take over what it hosts, once its picture has held that long.
+   */
+  quorumLossGraceMs?: number;
   /** Encrypts and authenticates all cluster traffic with these keys (every member needs the same keyring). */
   keyring?: Keyring;
   /** Bound on bytes queued for one peer before `sendReliable` waits (default 8 MiB). */
@@ -151,6 +159,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Binds, starts the membership protocol and begins joining the seeds. */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const config = swimConfig(options.preset ?? 'lan', options.config);
+    const stableAfterMs = options.stableAfterMs ?? 20 * config.probeIntervalMs;
+    const lossGraceMs = options.quorumLossGraceMs ?? Math.min(5 * config.probeIntervalMs, stableAfterMs / 4);
+    if (!(lossGraceMs === 0 || (lossGraceMs > 0 && lossGraceMs < stableAfterMs))) {
+      throw new CloudstateError('ERR_CLUSTER_CONFIG', `quorumLossGraceMs (${lossGraceMs}) must be at least 0 and below stableAfterMs (${stableAfterMs})`);
+    }
     const bound = options.transport ?? (await UdpTcpTransport.bind({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }));
     const transport = options.keyring ? secureTransport(bound, options.keyring) : bound;
     const random = options.random ?? SeededRandom.fromEntropy();
@@ -161,8 +174,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const messenger = new Messenger({ transport, selfId: id, clock, scheduler, logger: log, maxQueuedBytesPerPeer: options.maxQueuedBytesPerPeer });
     const meta = { state: 'joining' as const, roles: [...(options.roles ?? [])], upSince: 0 };
     const node = new SwimNode({ id, transport, config, clock, scheduler, random, logger: log, onStream: messenger.onStream, meta });
-    const stableAfterMs = options.stableAfterMs ?? 20 * config.probeIntervalMs;
-    const view = new MembershipView(node, options.downing ?? { kind: 'keep-majority' }, clock, scheduler, config.probeIntervalMs, stableAfterMs);
+    const view = new MembershipView(node, options.downing ?? { kind: 'keep-majority' }, clock, scheduler, config.probeIntervalMs, stableAfterMs, lossGraceMs);
     node.start();
     return new Cluster(node, view, messenger, transport, options, { clock, scheduler, config, log });
   }

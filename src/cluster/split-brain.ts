@@ -12,6 +12,13 @@
  * - `static-quorum`: at least `quorumSize` members are reachable (set it to more than half
  *   the largest the cluster will be).
  *
+ * A brief loss is ridden out: `hasQuorum` turns false only once the verdict has been "no
+ * quorum" for `lossGraceMs` without a break (a member that joined while busy and missed one
+ * probe would otherwise make the oldest of two members hand over every singleton and shard).
+ * It is safe while the grace is well below `stableAfterMs`: the other side cannot down this
+ * node, and so take over what it hosts, before the same unreachable picture has held for
+ * `stableAfterMs` there.
+ *
  * With quorum, members SWIM declared dead are downed once the picture has been stable for
  * `stableAfterMs` (the same unreachable members, the same verdict), as Akka's `stable-after`:
  * a side that just regained quorum first gives SWIM time to learn who is back before it downs
@@ -36,10 +43,13 @@ export interface QuorumState {
   /** The unreachable members and the verdict when they last changed, and when (ms, the caller's clock). */
   readonly signature: string;
   readonly changedAt: number;
+  /** Since when (ms) the policy has said "no quorum" without a break; undefined while it says yes. */
+  readonly lostAt?: number;
 }
 
 export interface QuorumDecision {
   readonly state: QuorumState;
+  /** Whether this node may go on hosting: the policy says so, or said so less than `lossGraceMs` ago. */
   readonly hasQuorum: boolean;
   /** Members to down now (SWIM declared them dead and this side survives). */
   readonly down: readonly string[];
@@ -71,7 +81,7 @@ export function survives(policy: DowningPolicy, reference: readonly ReferenceMem
 /**
  * One step: folds the current view (every member this node knows, itself included) into the
  * reference set and decides. Members SWIM has forgotten are still in the reference set and
- * count as unreachable until this side downs them. `now` and `stableAfterMs` in ms.
+ * count as unreachable until this side downs them. `now`, `stableAfterMs` and `lossGraceMs` in ms.
  */
 export function decideQuorum(
   policy: DowningPolicy,
@@ -80,6 +90,7 @@ export function decideQuorum(
   selfId: string,
   now: number,
   stableAfterMs: number,
+  lossGraceMs = 0,
 ): QuorumDecision {
   const reference = new Map(state.reference);
   for (const m of view) {
@@ -91,11 +102,13 @@ export function decideQuorum(
   }
   const byId = new Map(view.map((m) => [m.id, m]));
   const reachable = new Set([...reference.keys()].filter((id) => id === selfId || byId.get(id)?.reachable === true));
-  const hasQuorum = survives(policy, [...reference.values()], reachable);
-  const signature = `${hasQuorum}:${[...reference.keys()].filter((id) => !reachable.has(id)).sort().join(',')}`;
+  const verdict = survives(policy, [...reference.values()], reachable);
+  const signature = `${verdict}:${[...reference.keys()].filter((id) => !reachable.has(id)).sort().join(',')}`;
   const changedAt = signature === state.signature ? state.changedAt : now;
   const stable = now - changedAt >= stableAfterMs;
-  const down = hasQuorum && stable ? [...reference.keys()].filter((id) => id !== selfId && (byId.get(id)?.liveness ?? 'dead') === 'dead') : [];
+  const down = verdict && stable ? [...reference.keys()].filter((id) => id !== selfId && (byId.get(id)?.liveness ?? 'dead') === 'dead') : [];
   for (const id of down) reference.delete(id);
-  return { state: { reference, signature, changedAt }, hasQuorum, down };
+  const lostAt = verdict ? undefined : (state.lostAt ?? now);
+  const hasQuorum = lostAt === undefined || now - lostAt < lossGraceMs;
+  return { state: { reference, signature, changedAt, lostAt }, hasQuorum, down };
 }

@@ -38,6 +38,7 @@ export class MembershipView extends EventEmitter<ViewEvents> {
   /**
    * @param refreshMs how often to recompute without a membership event (ms)
    * @param stableAfterMs how long the unreachable members must stay the same before the dead are downed (ms)
+   * @param lossGraceMs how long a loss of quorum must last before this node acts on it (ms)
    */
   constructor(
     private readonly node: SwimNode,
@@ -46,6 +47,7 @@ export class MembershipView extends EventEmitter<ViewEvents> {
     scheduler: Scheduler,
     refreshMs: number,
     private readonly stableAfterMs: number,
+    private readonly lossGraceMs = 0,
   ) {
     super();
     node.events.on('membership', (e) => {
@@ -96,7 +98,7 @@ export class MembershipView extends EventEmitter<ViewEvents> {
       return this.returned.has(m.id) && c.state === 'up' ? { ...c, state: 'joining' as const } : c;
     };
     let view = swim.map(toView);
-    const decision = decideQuorum(this.policy, this.quorum, view, this.node.id, this.clock.monotonic(), this.stableAfterMs);
+    const decision = decideQuorum(this.policy, this.quorum, view, this.node.id, this.clock.monotonic(), this.stableAfterMs, this.lossGraceMs);
     this.quorum = decision.state;
     if (decision.down.length > 0) {
       for (const id of decision.down) {

@@ -134,6 +134,40 @@ t.test('split brain: the reducer downs the dead only on the surviving side, and 
   t.same([s.hasQuorum, s.down], [true, []], 'a suspect is unreachable, not downed');
 });
 
+t.test('split brain: a loss of quorum counts only once it has lasted lossGraceMs', async (t) => {
+  const cm = (id: string, address: string, reachable: boolean, upSince: number): ClusterMember => ({ id, address, state: 'up', reachable, liveness: reachable ? 'alive' : 'suspect', roles: [], upSince, hosting: true });
+  // Two members: on a tie the lowest address survives, and the joiner has it.
+  const both = [cm('old', 'h:2', true, 1), cm('new', 'h:1', true, 2)];
+  const blip = [cm('old', 'h:2', true, 1), cm('new', 'h:1', false, 2)];
+  const decide = (state: typeof emptyQuorumState, view: ClusterMember[], now: number) => decideQuorum({ kind: 'keep-majority' }, state, view, 'old', now, 2000, 500);
+  const start = decide(emptyQuorumState, both, 0);
+  t.ok(start.hasQuorum, 'both reachable: quorum');
+
+  const lost = decide(start.state, blip, 1000);
+  t.same([lost.hasQuorum, lost.state.lostAt], [true, 1000], 'the joiner missed a probe: still hosting, the loss noted');
+  const still = decide(lost.state, blip, 1499);
+  t.ok(still.hasQuorum, '499 ms into the loss: still hosting');
+  const back = decide(still.state, both, 1600);
+  t.same([back.hasQuorum, back.state.lostAt], [true, undefined], 'it answered again within the grace: nothing happened');
+
+  // A new loss starts its own grace, however recent the last one was.
+  const again = decide(back.state, blip, 1700);
+  t.ok(decide(again.state, blip, 2199).hasQuorum, 'a second loss: its own 500 ms');
+  const over = decide(decide(again.state, blip, 2199).state, blip, 2200);
+  t.same([over.hasQuorum, over.down], [false, []], 'lasted 500 ms: no quorum, nobody downed');
+  t.notOk(decide(over.state, blip, 9000).hasQuorum, 'and it stays lost while the picture holds');
+  t.ok(decide(over.state, both, 9001).hasQuorum, 'regained at once when the member answers');
+
+  // Without a grace the first unreachable verdict counts (the reducer's default).
+  t.notOk(decideQuorum({ kind: 'keep-majority' }, start.state, blip, 'old', 1000, 2000).hasQuorum, 'grace 0: lost at once');
+  // The surviving side's downing does not wait for anyone's grace: only stableAfterMs.
+  const dead = [{ ...cm('old', 'h:2', false, 1), liveness: 'dead' as const }, cm('new', 'h:1', true, 2)];
+  const seen = decideQuorum({ kind: 'keep-majority' }, emptyQuorumState, both, 'new', 0, 2000, 500);
+  const early = decideQuorum({ kind: 'keep-majority' }, seen.state, dead, 'new', 1000, 2000, 500);
+  t.same([early.hasQuorum, early.down], [true, []], 'the joiner, with the lowest address, keeps quorum and waits');
+  t.same(decideQuorum({ kind: 'keep-majority' }, early.state, dead, 'new', 3000, 2000, 500).down, ['old'], 'and downs the oldest once the picture held stableAfterMs');
+});
+
 t.test('singleton: on the oldest up (or leaving) member of the role', async (t) => {
   const c = (id: string, state: ClusterMember['state'], upSince: number, roles: string[] = []): ClusterMember => ({ id, address: `h:${id}`, state, reachable: true, liveness: 'alive', roles, upSince, hosting: true });
   const members = [c('b', 'up', 20), c('a', 'up', 10), c('c', 'up', 30, ['x']), c('j', 'joining', 0)];
