@@ -2,9 +2,12 @@
  * The proxy's settings from its command line and environment: pure (argv and env in, a
  * `ProxyConfig` or a usage error out), so every flag and variable is table-tested. Environment
  * variable names are the reference proxy's where it has one (HTTP_PORT, USER_FUNCTION_HOST,
- * USER_FUNCTION_PORT, REMOTING_PORT, POSTGRES_*, CASSANDRA_*); flags win over the environment.
+ * USER_FUNCTION_PORT, REMOTING_PORT, POSTGRES_*, CASSANDRA_*; EVENTING_* are this proxy's own);
+ * flags win over the environment.
  */
 import { parseArgs } from 'node:util';
+import { defaultEventingSettings } from './eventing/settings.js';
+import type { EventingSettings } from './eventing/settings.js';
 
 export type StoreKind = 'memory' | 'leveldb' | 'postgres' | 'cassandra';
 
@@ -38,6 +41,8 @@ export interface ProxyConfig {
   readonly exec: string | undefined;
   /** Run the autoscaler (a cluster singleton; its settings come from the AUTOSCALER_* and related variables). */
   readonly autoscaler: boolean;
+  /** Event-log consumers' batch size, polling, offset saving and backoff (ms). */
+  readonly eventing: EventingSettings;
   readonly logLevel: string;
 }
 
@@ -72,6 +77,16 @@ Options (environment variable in brackets; flags win):
   --autoscaler               run the autoscaler [AUTOSCALER_ENABLED=true]; settings: README
   --log-level <level>        default info [LOG_LEVEL]
   --help                     this text
+
+Event-log consumers (eventing), durations in ms:
+  --eventing-batch-size <n>      events per journal query, default ${defaultEventingSettings.batchSize} [EVENTING_BATCH_SIZE]
+  --eventing-poll-interval <ms>  wait while the log is idle, default ${defaultEventingSettings.pollIntervalMs} [EVENTING_POLL_INTERVAL]
+  --eventing-save-every <n>      save the offset after n events, default ${defaultEventingSettings.saveEveryEvents} [EVENTING_SAVE_EVERY]
+  --eventing-save-after <ms>     or once unsaved this long, default ${defaultEventingSettings.saveAfterMs} [EVENTING_SAVE_AFTER]
+  --eventing-min-backoff <ms>    first retry wait, doubling, default ${defaultEventingSettings.minBackoffMs} [EVENTING_MIN_BACKOFF]
+  --eventing-max-backoff <ms>    longest retry wait, default ${defaultEventingSettings.maxBackoffMs} [EVENTING_MAX_BACKOFF]
+  --eventing-random-factor <f>   0 to 1: up to this share added to a wait, default ${defaultEventingSettings.randomFactor}
+                                 [EVENTING_RANDOM_FACTOR]
 `;
 
 export class ConfigError extends Error {
@@ -88,6 +103,14 @@ function integer(name: string, text: string | undefined, fallback: number, min =
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** A number in [0, 1], e.g. a random factor. */
+function fraction(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new ConfigError(`${name} must be a number from 0 to 1, not ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -132,6 +155,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
         'no-protocol-check': { type: 'boolean' },
         autoscaler: { type: 'boolean' },
         'log-level': { type: 'string' },
+        'eventing-batch-size': { type: 'string' },
+        'eventing-poll-interval': { type: 'string' },
+        'eventing-save-every': { type: 'string' },
+        'eventing-save-after': { type: 'string' },
+        'eventing-min-backoff': { type: 'string' },
+        'eventing-max-backoff': { type: 'string' },
+        'eventing-random-factor': { type: 'string' },
       },
     });
   } catch (error) {
@@ -169,8 +199,21 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
     protocolCompatibilityCheck: o['no-protocol-check'] !== true,
     exec: o.exec,
     autoscaler: o.autoscaler === true || /^(true|1|yes|on)$/i.test(env.AUTOSCALER_ENABLED ?? ''),
+    eventing: {
+      batchSize: integer('--eventing-batch-size', o['eventing-batch-size'] ?? env.EVENTING_BATCH_SIZE, defaultEventingSettings.batchSize, 1),
+      pollIntervalMs: integer('--eventing-poll-interval', o['eventing-poll-interval'] ?? env.EVENTING_POLL_INTERVAL, defaultEventingSettings.pollIntervalMs, 1),
+      saveEveryEvents: integer('--eventing-save-every', o['eventing-save-every'] ?? env.EVENTING_SAVE_EVERY, defaultEventingSettings.saveEveryEvents, 1),
+      saveAfterMs: integer('--eventing-save-after', o['eventing-save-after'] ?? env.EVENTING_SAVE_AFTER, defaultEventingSettings.saveAfterMs, 1),
+      minBackoffMs: integer('--eventing-min-backoff', o['eventing-min-backoff'] ?? env.EVENTING_MIN_BACKOFF, defaultEventingSettings.minBackoffMs, 1),
+      maxBackoffMs: integer('--eventing-max-backoff', o['eventing-max-backoff'] ?? env.EVENTING_MAX_BACKOFF, defaultEventingSettings.maxBackoffMs, 1),
+      randomFactor: fraction('--eventing-random-factor', o['eventing-random-factor'] ?? env.EVENTING_RANDOM_FACTOR, defaultEventingSettings.randomFactor),
+    },
     logLevel: o['log-level'] ?? env.LOG_LEVEL ?? 'info',
   };
+  const { minBackoffMs, maxBackoffMs } = config.eventing;
+  if (minBackoffMs > maxBackoffMs) {
+    throw new ConfigError(`--eventing-min-backoff (${minBackoffMs}) must not exceed --eventing-max-backoff (${maxBackoffMs})`);
+  }
   if (store === 'postgres' && config.postgres.connectionString === '') {
     throw new ConfigError('--store postgres needs --postgres-url (or POSTGRES_URL, or POSTGRES_SERVICE and friends)');
   }

@@ -172,7 +172,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     });
     // Event-log subscriptions: consumers (cluster singletons) call the user function through the
     // same dispatcher as the ingress; stopped (offsets saved) before sharding stops.
-    const eventing = startEventing({ model, cluster, journal, offsets: storage.keyValueStore, dispatcher, logger: logger.child({ part: 'eventing' }) });
+    const eventing = startEventing({ model, cluster, journal, offsets: storage.keyValueStore, dispatcher, settings: config.eventing, logger: logger.child({ part: 'eventing' }) });
     cleanups.push(() => eventing.stop());
     logger.info({ httpPort: ingress.port, clusterAddress: cluster.address, memberId: cluster.self.id }, 'serving');
 

@@ -17,6 +17,7 @@ import type { Dispatcher } from '../dispatch.js';
 import type { ProxyModel } from '../model.js';
 import { EventLogConsumer } from './consumer.js';
 import type { EventLogConsumerOptions } from './consumer.js';
+import type { EventingSettings } from './settings.js';
 import { consumerKey, planEventing } from './subscriptions.js';
 import type { EventLogSubscription } from './subscriptions.js';
 
@@ -37,6 +38,8 @@ export interface SingletonHost {
 export interface EventingOptions extends Omit<EventLogConsumerOptions, 'subscription' | 'logger'> {
   readonly model: ProxyModel;
   readonly cluster: SingletonHost;
+  /** Every consumer's timing (the proxy's --eventing-* flags); unset fields are the defaults. */
+  readonly settings?: Partial<EventingSettings>;
   readonly logger?: Logger;
 }
 

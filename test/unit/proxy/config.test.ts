@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ConfigError, parseConfig } from '../../../src/proxy/config.js';
+import { ConfigError, parseConfig, usage } from '../../../src/proxy/config.js';
 
 const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   const parsed = parseConfig(argv, env);
@@ -70,4 +70,59 @@ t.test('bad input is a ConfigError that says what is wrong and shows the usage',
 
 t.test('--help', async (t) => {
   t.same(parseConfig(['--help'], {}), { help: true });
+});
+
+// Event-log consumers' settings: one row per flag, with its variable, its field and a value.
+const eventingFlags: [flag: string, variable: string, field: string, text: string, value: number][] = [
+  ['--eventing-batch-size', 'EVENTING_BATCH_SIZE', 'batchSize', '500', 500],
+  ['--eventing-poll-interval', 'EVENTING_POLL_INTERVAL', 'pollIntervalMs', '50', 50],
+  ['--eventing-save-every', 'EVENTING_SAVE_EVERY', 'saveEveryEvents', '1', 1],
+  ['--eventing-save-after', 'EVENTING_SAVE_AFTER', 'saveAfterMs', '250', 250],
+  ['--eventing-min-backoff', 'EVENTING_MIN_BACKOFF', 'minBackoffMs', '100', 100],
+  ['--eventing-max-backoff', 'EVENTING_MAX_BACKOFF', 'maxBackoffMs', '60000', 60_000],
+  ['--eventing-random-factor', 'EVENTING_RANDOM_FACTOR', 'randomFactor', '0.5', 0.5],
+];
+
+t.test('eventing: the reference projection\'s defaults', async (t) => {
+  t.same(config([]).eventing, { batchSize: 100, pollIntervalMs: 200, saveEveryEvents: 20, saveAfterMs: 1000, minBackoffMs: 3000, maxBackoffMs: 30000, randomFactor: 0.2 });
+});
+
+t.test('eventing: each flag and each variable sets its field alone; flags win', async (t) => {
+  const defaults = config([]).eventing;
+  for (const [flag, variable, field, text, value] of eventingFlags) {
+    t.same(config([flag, text]).eventing, { ...defaults, [field]: value }, flag);
+    t.same(config([], { [variable]: text }).eventing, { ...defaults, [field]: value }, variable);
+    t.same(config([flag, text], { [variable]: String(defaults[field as keyof typeof defaults]) }).eventing, { ...defaults, [field]: value }, `${flag} over ${variable}`);
+  }
+  t.equal(config(['--eventing-random-factor', '0']).eventing.randomFactor, 0, 'no randomness');
+  t.equal(config(['--eventing-random-factor', '1']).eventing.randomFactor, 1, 'up to double');
+  t.match(config(['--eventing-min-backoff', '500', '--eventing-max-backoff', '500']).eventing, { minBackoffMs: 500, maxBackoffMs: 500 }, 'a fixed backoff');
+});
+
+t.test('eventing: a bad value is a ConfigError naming the flag and the value', async (t) => {
+  const integers = eventingFlags.filter(([flag]) => flag !== '--eventing-random-factor');
+  for (const [flag, variable] of integers) {
+    for (const bad of ['0', '-5', '1.5', 'abc', '10s']) {
+      const message = new RegExp(`${flag} must be an integer >= 1, not "${bad.replace('.', '\\.')}"`);
+      t.throws(() => parseConfig([`${flag}=${bad}`], {}), { name: 'ConfigError', message }, `${flag}=${bad}`);
+      t.throws(() => parseConfig([], { [variable]: bad }), { name: 'ConfigError', message }, `${variable}=${bad}`);
+    }
+  }
+  for (const bad of ['1.5', '-0.1', 'abc', ' ', 'NaN']) {
+    const message = new RegExp(`--eventing-random-factor must be a number from 0 to 1, not ${JSON.stringify(bad).replace('.', '\\.')}`);
+    t.throws(() => parseConfig([`--eventing-random-factor=${bad}`], {}), { name: 'ConfigError', message }, `--eventing-random-factor=${JSON.stringify(bad)}`);
+    t.throws(() => parseConfig([], { EVENTING_RANDOM_FACTOR: bad }), { name: 'ConfigError', message }, `EVENTING_RANDOM_FACTOR=${JSON.stringify(bad)}`);
+  }
+  t.throws(() => parseConfig(['--eventing-min-backoff', '5000', '--eventing-max-backoff', '4000'], {}), {
+    name: 'ConfigError',
+    message: /--eventing-min-backoff \(5000\) must not exceed --eventing-max-backoff \(4000\)/,
+  });
+  t.throws(() => parseConfig([], { EVENTING_MIN_BACKOFF: '60000' }), { message: /--eventing-min-backoff \(60000\) must not exceed --eventing-max-backoff \(30000\)/ }, 'against the default maximum');
+});
+
+t.test('--help lists every eventing flag and variable', async (t) => {
+  for (const [flag, variable] of eventingFlags) {
+    t.match(usage, flag);
+    t.match(usage, variable);
+  }
 });

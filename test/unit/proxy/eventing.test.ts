@@ -482,3 +482,31 @@ t.test('startEventing: one singleton per subscription; problems and a store with
   t.ok(logger2.lines.some((l) => l.level === 'error' && l.msg === 'a.Sub.One consumes the event log "log", but this store cannot query events by tag: not consumed'), 'the method named');
   await none.stop();
 });
+
+t.test('startEventing: its settings reach every consumer (a poll interval honoured)', async (t) => {
+  const env = await setup();
+  await env.write('x', A);
+  const scheduler = new ManualScheduler();
+  const dispatcher = new FakeDispatcher();
+  dispatcher.now = () => scheduler.monotonic();
+  let hosted = 0;
+  const cluster = {
+    singleton: (options: { create?: () => unknown }) => {
+      const behavior = options.create!() as { stop(): Promise<void> };
+      hosted++;
+      return { close: () => behavior.stop() };
+    },
+  };
+  const m = model({ name: 's.Sub', methods: [method('s.Sub', 'OnA', 'p.A', fromLog(TAG, subscription.consumerGroup))] });
+  const eventing = startEventing({ model: m, cluster, journal: env.journal, offsets: env.storage.keyValueStore, dispatcher, settings: { pollIntervalMs: 5_000 }, clock: scheduler, scheduler, random: new SeededRandom(1) });
+  t.equal(hosted, 1, 'one consumer, hosted here');
+  for (let i = 0; i < 100 && dispatcher.deliveries.length < 1; i++) await scheduler.advanceAsync(10);
+  t.equal(dispatcher.deliveries.length, 1, 'the first event');
+  await env.write('y', A);
+  for (let i = 0; i < 100 && dispatcher.deliveries.length < 2; i++) await scheduler.advanceAsync(100);
+  t.equal(dispatcher.deliveries.length, 2, 'the later event, at the next poll');
+  const gap = dispatcher.deliveries[1]!.at - dispatcher.deliveries[0]!.at;
+  t.ok(gap >= 5_000 && gap <= 5_100, `the next poll came after 5,000 ms, not the default 200 ms (gap ${gap} ms)`);
+  await eventing.stop();
+  t.equal(await env.savedOffset(), 2, 'stopping the singleton stops the consumer, saving its offset');
+});
