@@ -12,8 +12,9 @@
  * it: `:status 200` and `content-type: application/grpc`, then `grpc-status` / `grpc-message`
  * (percent-encoded) in the trailers, or a trailers-only response when no message was sent; an
  * unknown path is UNIMPLEMENTED; a request that is not `application/grpc` gets HTTP 415. It
- * speaks identity encoding only (a compressed request is UNIMPLEMENTED, a compressed frame
- * INTERNAL, as the gRPC spec says). `grpc-timeout` is not enforced here: the client's deadline
+ * answers uncompressed and takes requests compressed with `gzip` or `deflate` (another
+ * `grpc-encoding` is UNIMPLEMENTED, a compressed frame without one INTERNAL, as the gRPC spec
+ * says). `grpc-timeout` is not enforced here: the client's deadline
  * ends the call on its side, and its RST_STREAM cancels it here. No metadata reaches handlers
  * (the Cloudstate protocol carries its metadata in messages).
  */
@@ -21,7 +22,8 @@ import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, GrpcStatus } from '../protocol/index.js';
+import { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus } from '../protocol/index.js';
+import type { GrpcEncoding } from '../protocol/index.js';
 
 /** A method served: its path (`/package.Service/Method`) and how its messages cross the wire. */
 export interface GrpcMethod<Request, Response> {
@@ -58,7 +60,7 @@ const SERVER_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 1_000_000, // megabytes
 };
 
-const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' };
+const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
 
 /** The status of a call's end, as headers (`grpc-message` only when there is one). */
 function statusHeaders(code: number, message: string): http2.OutgoingHttpHeaders {
@@ -102,9 +104,10 @@ export class ServerCall<Request, Response> extends EventEmitter {
     private readonly route: Route,
     maxReceiveMessageBytes: number,
     private readonly logger: Logger,
+    encoding: GrpcEncoding = 'identity',
   ) {
     super();
-    this.decoder = new FrameDecoder(maxReceiveMessageBytes);
+    this.decoder = new FrameDecoder(maxReceiveMessageBytes, encoding);
     stream.on('data', (chunk: Buffer) => this.received(chunk));
     stream.on('end', () => this.halfClosed());
     stream.on('close', () => this.closed());
@@ -361,19 +364,19 @@ export class GrpcH2Server {
     }
     const path = headers[':path'] ?? '';
     const route = this.routes.get(path);
-    const encoding = headers['grpc-encoding'];
+    const encoding = grpcEncoding(headers['grpc-encoding']);
     const refused =
       route === undefined
         ? { code: GrpcStatus.UNIMPLEMENTED, message: `The server does not implement the method ${path}` }
-        : encoding !== undefined && encoding !== 'identity'
-          ? { code: GrpcStatus.UNIMPLEMENTED, message: `message encoding '${String(encoding)}' is not supported; identity only` }
+        : encoding === undefined
+          ? { code: GrpcStatus.UNIMPLEMENTED, message: `message encoding '${String(headers['grpc-encoding'])}' is not supported; this server accepts ${GRPC_ACCEPT_ENCODING}` }
           : undefined;
     if (refused) {
       stream.respond({ ...RESPONSE_HEADERS, ...statusHeaders(refused.code, refused.message) }, { endStream: true });
       stream.resume();
       return;
     }
-    new ServerCall(stream, route!, this.maxReceiveMessageBytes, this.logger);
+    new ServerCall(stream, route!, this.maxReceiveMessageBytes, this.logger, encoding);
   }
 }
 

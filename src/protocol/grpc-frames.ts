@@ -4,9 +4,11 @@
  * library's server (src/function). Pure: bytes in, bytes out.
  *
  * A gRPC message travels as a length-prefixed frame (1 flag byte, 4 bytes big-endian length,
- * the message); `grpc-message` is percent-encoded UTF-8. Only identity encoding is spoken here:
- * a compressed frame is a protocol error.
+ * the message); `grpc-message` is percent-encoded UTF-8. Messages are sent uncompressed (always
+ * allowed); received ones may be compressed with the call's `grpc-encoding`, `gzip` or
+ * `deflate` (zlib, as gRPC's deflate is), and are inflated here.
  */
+import { gunzipSync, inflateSync } from 'node:zlib';
 
 /**
  * The gRPC status codes this layer and the function library's server end calls with (the
@@ -23,6 +25,19 @@ export const GrpcStatus = {
 
 /** The flag byte of a compressed message. */
 const FLAG_COMPRESSED = 0x01;
+
+/** The message encodings received messages may use (`grpc-encoding`). */
+export type GrpcEncoding = 'identity' | 'gzip' | 'deflate';
+
+/** What a server answers in `grpc-accept-encoding`: the encodings it can inflate. */
+export const GRPC_ACCEPT_ENCODING = 'identity,deflate,gzip';
+
+/** A request's `grpc-encoding` header as an encoding; absent is identity, unknown is undefined. */
+export function grpcEncoding(header: string | string[] | undefined): GrpcEncoding | undefined {
+  if (header === undefined) return 'identity';
+  const value = (Array.isArray(header) ? header.join(',') : header).trim().toLowerCase();
+  return value === 'identity' || value === 'gzip' || value === 'deflate' ? value : undefined;
+}
 
 /** A frame stream that breaks the protocol; `status` is what the call ends with. */
 export class GrpcFrameError extends Error {
@@ -46,8 +61,10 @@ export function encodeFrame(payload: Uint8Array, flags = 0): Buffer {
 
 /**
  * Reassembles messages from chunks of a frame stream. `push` returns the messages completed by
- * a chunk (most often exactly one) and throws `GrpcFrameError` on a compressed message (INTERNAL:
- * identity encoding only) or one larger than `maxMessageBytes` (RESOURCE_EXHAUSTED). Chunks of
+ * a chunk (most often exactly one), compressed ones inflated with `encoding`, and throws
+ * `GrpcFrameError`: INTERNAL on a compressed message when the encoding is identity (the gRPC
+ * spec's rule) or one that does not inflate, RESOURCE_EXHAUSTED on one larger than
+ * `maxMessageBytes` on the wire or inflated. Chunks of
  * an unfinished message are kept as they came and joined once, when the message is complete, so
  * a large message arriving in many small chunks costs linear, not quadratic, copying. Messages
  * may be views of the pushed chunks.
@@ -58,7 +75,10 @@ export class FrameDecoder {
   /** 5 + the length of the message at the head, once its header has arrived; else 0. */
   private needed = 0;
 
-  constructor(private readonly maxMessageBytes: number) {}
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly encoding: GrpcEncoding = 'identity',
+  ) {}
 
   /** True when a frame has started but not finished (the stream ended mid-message). */
   get partial(): boolean {
@@ -77,7 +97,8 @@ export class FrameDecoder {
       }
       if (this.buffered < this.needed) break;
       const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-      messages.push(data.subarray(5, this.needed));
+      const message = data.subarray(5, this.needed);
+      messages.push((data[0]! & FLAG_COMPRESSED) === 0 ? message : this.inflate(message));
       const rest = data.subarray(this.needed);
       this.chunks = rest.length > 0 ? [rest] : [];
       this.buffered = rest.length;
@@ -93,14 +114,26 @@ export class FrameDecoder {
       head = Buffer.concat(this.chunks, this.buffered);
       this.chunks = [head];
     }
-    if ((head[0]! & FLAG_COMPRESSED) !== 0) {
-      throw new GrpcFrameError(GrpcStatus.INTERNAL, 'compressed message received, but only identity encoding is accepted');
+    if ((head[0]! & FLAG_COMPRESSED) !== 0 && this.encoding === 'identity') {
+      throw new GrpcFrameError(GrpcStatus.INTERNAL, 'compressed message received, but the call declared no grpc-encoding (identity)');
     }
     const length = head.readUInt32BE(1);
     if (length > this.maxMessageBytes) {
       throw new GrpcFrameError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
     }
     return length;
+  }
+
+  private inflate(message: Buffer): Buffer {
+    try {
+      const options = { maxOutputLength: Math.max(1, this.maxMessageBytes) };
+      return this.encoding === 'gzip' ? gunzipSync(message, options) : inflateSync(message, options);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new GrpcFrameError(GrpcStatus.RESOURCE_EXHAUSTED, `${this.encoding}-compressed message inflates to more than the limit of ${this.maxMessageBytes} bytes`);
+      }
+      throw new GrpcFrameError(GrpcStatus.INTERNAL, `could not inflate a ${this.encoding}-compressed message: ${(error as Error).message}`);
+    }
   }
 }
 

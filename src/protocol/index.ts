@@ -11,7 +11,8 @@ import Long from 'long';
 import protobuf from 'protobufjs';
 import { loadProtoFiles } from './loader.js';
 
-export { decodeGrpcMessage, encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, GrpcStatus } from './grpc-frames.js';
+export { decodeGrpcMessage, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus } from './grpc-frames.js';
+export type { GrpcEncoding } from './grpc-frames.js';
 export { loadProtoFiles, packageProtoDir, pinFullNames, resolveProtoFile } from './loader.js';
 export type { LoadOptions } from './loader.js';
 export type * from './messages.js';

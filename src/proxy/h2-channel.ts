@@ -6,8 +6,9 @@
  * Why not @grpc/grpc-js: under load, grpc-js's client call stack (interceptors → resolving-call →
  * retrying-call → load-balancing-call → subchannel-call, plus its async filter stack) cost ≈20 %
  * of the proxy's CPU per command, and its async steps split one command's writes across ticks.
- * The protocol needs none of it (no name resolution, load balancing, retries, metadata or
- * compression; a deadline only for discovery): here a write is one `Http2Stream.write` of a
+ * The protocol needs none of it (no name resolution, load balancing, retries or metadata;
+ * compression only as far as inflating what a server chose to compress; a deadline only for
+ * discovery): here a write is one `Http2Stream.write` of a
  * framed message (nghttp2 coalesces a tick's frames into one socket write) and each DATA chunk is
  * decoded into messages at once.
  *
@@ -22,7 +23,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, whenDrained } from '../core/index.js';
 import type { Clock } from '../core/index.js';
-import { decodeGrpcMessage, encodeFrame, FrameDecoder, GrpcFrameError } from '../protocol/index.js';
+import { decodeGrpcMessage, encodeFrame, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError } from '../protocol/index.js';
 import { Status } from './dispatch.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -107,7 +108,7 @@ class Connection {
 
   /** Opens a stream; the session keeps the process alive while it has any. */
   request(path: string, deadlineMs: number | undefined): http2.ClientHttp2Stream {
-    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': USER_AGENT };
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': USER_AGENT, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
     if (deadlineMs !== undefined) headers['grpc-timeout'] = grpcTimeout(deadlineMs);
     const stream = this.session.request(headers);
     if (this.active++ === 0) this.session.ref();
@@ -192,7 +193,7 @@ export class H2Channel {
  * listener. Writes after the end, the half-close or a cancel are dropped.
  */
 export class H2Call {
-  private readonly decoder: FrameDecoder;
+  private decoder: FrameDecoder;
   private headers: (http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) | undefined;
   private trailers: http2.IncomingHttpHeaders | undefined;
   /** An error of the connection (not a reset of this stream by the server). */
@@ -211,6 +212,10 @@ export class H2Call {
     if (!stream || !connection) return;
     stream.on('response', (headers) => {
       this.headers = headers;
+      // The server may compress its messages with an encoding the request accepted.
+      const encoding = grpcEncoding(headers['grpc-encoding']);
+      if (encoding === undefined) this.cancel({ code: Status.INTERNAL, details: `the server answered in message encoding '${String(headers['grpc-encoding'])}', which the proxy did not offer` });
+      else if (encoding !== 'identity') this.decoder = new FrameDecoder(maxInboundMessageBytes, encoding);
     });
     stream.on('data', (chunk: Buffer) => this.received(chunk));
     stream.on('trailers', (trailers) => {

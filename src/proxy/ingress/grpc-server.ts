@@ -16,7 +16,7 @@ import type { MetadataEntry } from '../../protocol/index.js';
 import { CallError, Status, type Call, type Dispatcher, type Response, type StatusCode } from '../dispatch.js';
 import type { MethodModel, ProxyModel } from '../model.js';
 import { errorStatus, RequestQueue, runStreamingCall, type CallSink, type StreamHandler } from './call.js';
-import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName } from './grpc-wire.js';
+import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName } from './grpc-wire.js';
 import { LazyAbort } from './lazy-abort.js';
 import { now, type IngressMetrics } from './metrics.js';
 
@@ -54,7 +54,7 @@ interface GrpcCall {
 type CallStream = ServerHttp2Stream & { [kCall]?: GrpcCall };
 
 function baseHeaders(): OutgoingHttpHeaders {
-  return { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' };
+  return { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
 }
 
 /** A complete answer with no messages: the status in the headers. */
@@ -223,9 +223,9 @@ export function serveGrpc(ctx: GrpcContext, stream: ServerHttp2Stream, headers: 
     stream.resume();
     return;
   }
-  const encoding = headers['grpc-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') {
-    trailersOnly(stream, Status.UNIMPLEMENTED, `message encoding '${encoding}' is not supported; the proxy accepts identity only`);
+  const encoding = grpcEncoding(headers['grpc-encoding']);
+  if (encoding === undefined) {
+    trailersOnly(stream, Status.UNIMPLEMENTED, `message encoding '${String(headers['grpc-encoding'])}' is not supported; the proxy accepts ${GRPC_ACCEPT_ENCODING}`);
     ctx.metrics.record('grpc', method.path, 'UNIMPLEMENTED', now());
     stream.resume();
     return;
@@ -237,7 +237,7 @@ export function serveGrpc(ctx: GrpcContext, stream: ServerHttp2Stream, headers: 
     metadata: metadataFromHeaders(headers),
     cancel: new LazyAbort(),
     startedAt: now(),
-    decoder: new FrameDecoder(ctx.maxMessageBytes),
+    decoder: new FrameDecoder(ctx.maxMessageBytes, encoding),
     request: undefined,
     requests: undefined,
     timer: undefined,

@@ -13,7 +13,7 @@ import { errorStatus, requestsOf, runStreamingCall, type CallSink, type StreamHa
 import type { HttpExchange } from './exchange.js';
 import { BodyTooLarge } from './exchange.js';
 import type { GrpcContext } from './grpc-server.js';
-import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError, metadataFromHeaders, statusName, trailersFrame } from './grpc-wire.js';
+import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, statusName, trailersFrame } from './grpc-wire.js';
 import { now } from './metrics.js';
 
 /** Whether a content type is gRPC-Web's. */
@@ -47,7 +47,7 @@ class WebSink implements CallSink {
   sendHeaders(metadata: readonly MetadataEntry[] | undefined, status?: number, message?: string): void {
     if (this.headersSent || this.ex.signal.aborted) return;
     this.headersSent = true;
-    const headers: OutgoingHttpHeaders = { 'content-type': this.contentType, ...corsHeaders(this.ex.headers.origin) };
+    const headers: OutgoingHttpHeaders = { 'content-type': this.contentType, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING, ...corsHeaders(this.ex.headers.origin) };
     addMetadataHeaders(metadata, headers, true);
     const exposed = ['grpc-status', 'grpc-message', ...Object.keys(headers).filter((k) => k !== 'content-type' && !k.startsWith('access-control-') && k !== 'vary')];
     headers['access-control-expose-headers'] = exposed.join(', ');
@@ -88,14 +88,14 @@ export async function serveGrpcWeb(ctx: GrpcContext, ex: HttpExchange, path: str
   };
   if (ex.method !== 'POST') return fail(Status.UNIMPLEMENTED, `gRPC-Web calls must be POST, not ${ex.method}`);
   if (method === undefined) return fail(Status.UNIMPLEMENTED, `unknown method ${path}`);
-  const encoding = ex.headers['grpc-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') return fail(Status.UNIMPLEMENTED, `message encoding '${encoding}' is not supported; the proxy accepts identity only`);
+  const encoding = grpcEncoding(ex.headers['grpc-encoding']);
+  if (encoding === undefined) return fail(Status.UNIMPLEMENTED, `message encoding '${String(ex.headers['grpc-encoding'])}' is not supported; the proxy accepts ${GRPC_ACCEPT_ENCODING}`);
 
   let messages: Buffer[];
   try {
     const body = await ex.readBody(ctx.maxMessageBytes + 5);
     const frames = text ? decodeBase64Pieces(body.toString('latin1')) : body;
-    const decoder = new FrameDecoder(ctx.maxMessageBytes);
+    const decoder = new FrameDecoder(ctx.maxMessageBytes, encoding);
     messages = decoder.push(frames);
     if (decoder.partial) throw new GrpcFrameError(Status.INTERNAL, 'the request body ends in the middle of a message');
   } catch (error) {

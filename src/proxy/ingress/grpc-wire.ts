@@ -14,7 +14,7 @@ import { Status } from '../dispatch.js';
 
 // The framing and `grpc-message` text live in the protocol layer (the function library's server
 // speaks them too); re-exported for the ingress.
-export { encodeFrame, encodeGrpcMessage, FrameDecoder, GrpcFrameError } from '../../protocol/index.js';
+export { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError } from '../../protocol/index.js';
 
 /** The flag byte of a gRPC-Web trailers frame. */
 export const FLAG_TRAILERS = 0x80;

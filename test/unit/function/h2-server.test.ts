@@ -4,6 +4,7 @@
  * raw bytes here (identity codecs), so only the server's own behaviour is under test.
  */
 import * as http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import { silentLogger } from '../../../src/core/index.js';
@@ -167,6 +168,18 @@ function rawRequest(port: number, headers: http2.OutgoingHttpHeaders, body: Buff
   });
 }
 
+t.test('compressed requests: a client that gzips or deflates its messages is served', async (t) => {
+  const port = await serve(t).listening;
+  for (const [algorithm, name] of [[2, 'gzip'], [1, 'deflate']] as const) {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': algorithm });
+    t.teardown(() => client.close());
+    const message = Buffer.from('z'.repeat(1000));
+    t.equal((await unary(client, '/test.S/Unary', message)).toString(), 'length 1000', `grpc-js with ${name}: the handler got the inflated message`);
+  }
+  const bomb = await rawRequest(port, { ':path': '/test.S/Unary', 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' }, encodeFrame(gzipSync(Buffer.alloc(DEFAULT_MAX_RECEIVE_MESSAGE_BYTES + 1)), 1));
+  t.match(bomb.headers, { 'grpc-status': '8', 'grpc-message': /inflates to more than the limit/ }, 'a message that inflates past the limit is RESOURCE_EXHAUSTED');
+});
+
 t.test('malformed requests: a compressed frame and a cut frame are INTERNAL (trailers-only); not gRPC is HTTP 415', async (t) => {
   const { listening } = serve(t);
   const port = await listening;
@@ -179,8 +192,10 @@ t.test('malformed requests: a compressed frame and a cut frame are INTERNAL (tra
   const cut = await rawRequest(port, grpcHeaders, encodeFrame(Buffer.from('abcdef')).subarray(0, 8));
   t.match(cut.headers, { 'grpc-status': '13', 'grpc-message': /middle of a message/ });
 
-  const gzip = await rawRequest(port, { ...grpcHeaders, 'grpc-encoding': 'gzip' }, encodeFrame(Buffer.from('x'), 1));
-  t.match(gzip.headers, { 'grpc-status': '12', 'grpc-accept-encoding': 'identity' }, 'an unsupported encoding is UNIMPLEMENTED');
+  const snappy = await rawRequest(port, { ...grpcHeaders, 'grpc-encoding': 'snappy' }, encodeFrame(Buffer.from('x'), 1));
+  t.match(snappy.headers, { 'grpc-status': '12', 'grpc-accept-encoding': 'identity,deflate,gzip' }, 'an unsupported encoding is UNIMPLEMENTED, with the ones it takes');
+  const notGzip = await rawRequest(port, { ...grpcHeaders, 'grpc-encoding': 'gzip' }, encodeFrame(Buffer.from('x'), 1));
+  t.match(notGzip.headers, { 'grpc-status': '13', 'grpc-message': /could not inflate a gzip-compressed message/ }, 'gzip that does not inflate is INTERNAL');
 
   const json = await rawRequest(port, { ':path': '/test.S/Unary', 'content-type': 'application/json' }, Buffer.from('{}'));
   t.equal(json.headers[':status'], 415);

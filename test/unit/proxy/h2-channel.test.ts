@@ -5,6 +5,7 @@
 // concurrent streams on one session.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import t from 'tap';
 import type { Clock } from '../../../src/core/index.js';
 import { Status } from '../../../src/proxy/dispatch.js';
@@ -116,6 +117,31 @@ t.test('messages split across DATA chunks and packed within one; the request hea
   t.same(c.messages, ['one', 'two', 'three', '', big], 'every message, whole and in order');
   t.same(fromClient, ['hello', 'world'], 'the server got the framed messages, nothing after the half-close');
   t.match(requestHeaders, { ':method': 'POST', ':path': '/t.S/m', ':scheme': 'http', 'content-type': 'application/grpc', te: 'trailers', 'user-agent': /cloudstate-proxy/ });
+});
+
+t.test('compressed answers: the channel offers gzip and deflate and inflates what a server compressed', async (t) => {
+  let offered: unknown;
+  const server = await startServer(t, (stream, headers) => {
+    offered = headers['grpc-accept-encoding'];
+    const encoding = headers[':path'] === '/t.S/gzip' ? 'gzip' : headers[':path'] === '/t.S/deflate' ? 'deflate' : 'br';
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': encoding }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    const compress = encoding === 'gzip' ? gzipSync : deflateSync;
+    stream.write(encodeFrame(compress(Buffer.from(`squeezed with ${encoding}`)), 1));
+    stream.end(frame('and one plain'));
+  });
+  const channel = channelTo(t, server.port);
+  for (const encoding of ['gzip', 'deflate']) {
+    const c = call(channel, `/t.S/${encoding}`);
+    c.call.end();
+    t.same(await c.end, { code: Status.OK, details: '' }, `${encoding}: OK`);
+    t.same(c.messages, [`squeezed with ${encoding}`, 'and one plain'], `${encoding}: the compressed message inflated, the plain one as it came`);
+  }
+  t.equal(offered, 'identity,deflate,gzip', 'the request offers the encodings the channel inflates');
+  const other = call(channel, '/t.S/br');
+  other.call.end();
+  t.match(await other.end, { code: Status.INTERNAL, details: /message encoding 'br', which the proxy did not offer/ }, 'an encoding it did not offer ends the call INTERNAL');
+  t.same(other.messages, [], 'and nothing of it is delivered');
 });
 
 t.test('the status comes from the trailers: OK, and an error with its percent-decoded message', async (t) => {

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { loadProtoFiles, protocolType } from '../../../../src/protocol/index.js';
@@ -95,6 +96,11 @@ t.test('gRPC-Web over HTTP/1.1: binary and text, unary and server streaming, tra
   t.equal(unknown.trailers['grpc-status'], '12');
   const twoToUnary = await webCall(f, echo.path, [payload, payload]);
   t.equal(twoToUnary.trailers['grpc-status'], '13');
+  const gzipped = await fetch(`${f.url}${echo.path}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'grpc-encoding': 'gzip' }, body: frame(gzipSync(payload), 1) });
+  t.same(parseWebBody(Buffer.from(await gzipped.arrayBuffer())), { messages: [Buffer.from(payload)], trailers: { 'grpc-status': '0' } }, 'a gzip-compressed request is inflated');
+  t.equal(gzipped.headers.get('grpc-accept-encoding'), 'identity,deflate,gzip', 'and the encodings taken are announced');
+  const snappy = await fetch(`${f.url}${echo.path}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'grpc-encoding': 'snappy' }, body: frame(payload, 1) });
+  t.equal(snappy.headers.get('grpc-status'), '12', 'an encoding the proxy lacks is UNIMPLEMENTED');
   const get = await fetch(`${f.url}${echo.path}`, { headers: { 'content-type': 'application/grpc-web' } });
   t.equal(get.headers.get('grpc-status'), '12', 'gRPC-Web must be POST');
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
+import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import type { MethodModel } from '../../../../src/proxy/model.js';
@@ -200,6 +201,30 @@ const frame = (payload: Buffer, flags = 0) => {
   return Buffer.concat([header, payload]);
 };
 
+/** The ingress's default limit on a message (`maxMessageBytes`). */
+const LIMIT = 12 * 1024 * 1024;
+
+t.test('compressed requests: gzip and deflate messages are inflated, answers go uncompressed', async (t) => {
+  const { f } = await setup(t);
+  const echo = method('Echo');
+  const payload = Buffer.from(echo.inputType.encode({ name: 'squeezed '.repeat(50) }).finish());
+  for (const [encoding, compress] of [['gzip', zlib.gzipSync], ['deflate', zlib.deflateSync]] as const) {
+    const result = await rawCall(f, echo.path, frame(compress(payload), 1), { 'grpc-encoding': encoding });
+    t.equal(result.status, 0, `${encoding}: OK`);
+    t.same(result.body, frame(payload), `${encoding}: the echo of the inflated message, uncompressed`);
+    t.equal(result.headers['grpc-accept-encoding'], 'identity,deflate,gzip', `${encoding}: the encodings the proxy takes, announced`);
+  }
+  const mixed = await rawCall(f, method('Collect').path, Buffer.concat([frame(zlib.gzipSync(payload), 1), frame(payload)]), { 'grpc-encoding': 'gzip' });
+  t.equal(mixed.status, 0, 'a stream may mix compressed and uncompressed messages (the flag is per message)');
+
+  // A stock gRPC client that compresses every message.
+  const client = new grpc.Client(f.address, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+  t.teardown(() => client.close());
+  const { error, response } = await unary(client, 'Echo', { name: 'gzip from grpc-js' });
+  t.equal(error, null, 'grpc-js with gzip compression: no error');
+  t.same(response, { name: 'gzip from grpc-js' }, 'grpc-js with gzip compression: the echo');
+});
+
 t.test('malformed frames end the call with a status, never a crash', async (t) => {
   const { f, client } = await setup(t);
   const echo = method('Echo');
@@ -210,12 +235,15 @@ t.test('malformed frames end the call with a status, never a crash', async (t) =
   t.same(ok.body, frame(payload), 'the echo, framed');
 
   const cases: [string, Buffer, http2.OutgoingHttpHeaders, number, RegExp][] = [
-    ['compressed flag', frame(payload, 1), {}, 13, /compressed/],
+    ['compressed flag without grpc-encoding', frame(payload, 1), {}, 13, /compressed message received, but the call declared no grpc-encoding/],
     ['truncated frame', frame(payload).subarray(0, 4), {}, 13, /middle of a message/],
     ['length beyond the data', Buffer.concat([Buffer.from([0, 0, 0, 0, 10]), Buffer.from('abc')]), {}, 13, /middle of a message/],
     ['two messages to a unary method', Buffer.concat([frame(payload), frame(payload)]), {}, 13, /more than one message/],
     ['no message', Buffer.alloc(0), {}, 13, /no message/],
-    ['gzip encoding', frame(payload, 1), { 'grpc-encoding': 'gzip' }, 12, /encoding 'gzip' is not supported/],
+    ['an encoding the proxy lacks', frame(payload, 1), { 'grpc-encoding': 'snappy' }, 12, /encoding 'snappy' is not supported; the proxy accepts identity,deflate,gzip/],
+    ['gzip flag on bytes that are not gzip', frame(payload, 1), { 'grpc-encoding': 'gzip' }, 13, /could not inflate a gzip-compressed message/],
+    ['deflate flag on bytes that are not deflate', frame(payload, 1), { 'grpc-encoding': 'deflate' }, 13, /could not inflate a deflate-compressed message/],
+    ['gzip that inflates past the limit', frame(zlib.gzipSync(Buffer.alloc(LIMIT + 1)), 1), { 'grpc-encoding': 'gzip' }, 8, /inflates to more than the limit/],
     ['huge length', Buffer.from([0, 0xff, 0xff, 0xff, 0xff]), {}, 8, /exceeds the limit/],
   ];
   for (const [what, body, headers, status, message] of cases) {
