@@ -16,7 +16,7 @@ import type { Logger } from '../core/index.js';
 import { Replicator } from '../crdt/index.js';
 import { Journal, openStorage, type StorageConfig, type StoragePlugin } from '../persistence/index.js';
 import { EntityType, packageProtoDir } from '../protocol/index.js';
-import { Sharding } from '../sharding/index.js';
+import { RecoveryPermits, Sharding } from '../sharding/index.js';
 import type { ProxyConfig } from './config.js';
 import { CrdtSupport } from './crdt/index.js';
 import { discover, type Discovered } from './discovery.js';
@@ -91,7 +91,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     cleanups.push(() => replicator.close());
     const journal = new Journal(storage.journal);
     const sharding = new Sharding(cluster, {
-      storage: { journal, snapshots: storage.snapshotStore, keyValue: storage.keyValueStore },
+      storage: { journal, snapshots: storage.snapshotStore, keyValue: storage.keyValueStore, recoveries: new RecoveryPermits() },
       logger: logger.child({ part: 'sharding' }),
     });
     cleanups.push(() => sharding.stop());

@@ -11,6 +11,7 @@
  */
 import type { Clock, Logger } from '../core/index.js';
 import type { Journal, KeyValueStore, SnapshotStore } from '../persistence/index.js';
+import type { RecoveryPermits } from './recovery-permits.js';
 
 export type EntityId = string;
 export type ShardId = string;
@@ -34,6 +35,8 @@ export interface EntityStorage {
   readonly journal: Journal;
   readonly snapshots: SnapshotStore;
   readonly keyValue: KeyValueStore;
+  /** Bounds the node's concurrent recoveries (./recovery-permits.ts); unbounded without it. */
+  readonly recoveries?: RecoveryPermits;
 }
 
 /** A running entity. The runtime calls `handle` one command at a time and never after `stop`. */

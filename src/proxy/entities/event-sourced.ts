@@ -51,6 +51,12 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
 
   protected async connect(): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {
     const { persistenceId, entityId } = this.context;
+    const recover = () => this.recover(persistenceId, entityId);
+    return this.storage.recoveries ? this.storage.recoveries.run(recover) : recover();
+  }
+
+  /** Opens the stream and sends it the snapshot and the events after it (within a recovery permit). */
+  private async recover(persistenceId: string, entityId: string): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {
     const { journal, snapshots } = this.storage;
     // Storage first: a recovery that fails opens no stream.
     const highest = await journal.highestSeqNr(persistenceId);

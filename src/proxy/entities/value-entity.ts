@@ -48,7 +48,9 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
   }
 
   protected async connect(): Promise<ProtocolStream<ValueEntityStreamIn, StreamOut<ValueEntityReply>>> {
-    const stored = await this.storage.keyValue.get(this.key);
+    const { keyValue, recoveries } = this.storage;
+    const load = () => keyValue.get(this.key);
+    const stored = await (recoveries ? recoveries.run(load) : load());
     this.revision = stored?.revision ?? 0;
     const stream = this.o.client.openValueEntity();
     stream.send({

@@ -48,13 +48,14 @@ export function durableState<C, S, R>(spec: DurableStateSpec<C, S, R>): EntityBe
   const serializer = spec.serializer ?? jsonSerializer<never, S>();
   return {
     async start(context, storage) {
-      const stored = await recovering(context, async (step) => {
+      const load = async (step: { at?: string }) => {
         step.at = 'reading the stored value';
         const value = await storage.keyValue.get(context.persistenceId);
         if (value === undefined) return { state: spec.emptyState, revision: 0 };
         step.at = `decoding the value at revision ${value.revision}`;
         return { state: serializer.decodeState(value.payload), revision: value.revision };
-      });
+      };
+      const stored = await recovering(context, (step) => (storage.recoveries ? storage.recoveries.run(() => load(step)) : load(step)));
       return new DurableStateInstance(spec, serializer, context, storage, stored.state, stored.revision);
     },
   };

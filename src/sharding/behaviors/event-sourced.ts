@@ -64,7 +64,8 @@ export function eventSourced<C, E, S, R>(spec: EventSourcedSpec<C, E, S, R>): En
   const serializer = spec.serializer ?? jsonSerializer<E, S>();
   return {
     async start(context, storage) {
-      const recovered = await recovering(context, (step) => recover(spec, serializer, context, storage, step));
+      const replay = (step: { at?: string }) => recover(spec, serializer, context, storage, step);
+      const recovered = await recovering(context, (step) => (storage.recoveries ? storage.recoveries.run(() => replay(step)) : replay(step)));
       return new EventSourcedInstance(spec, serializer, context, storage, recovered.state, recovered.seqNr);
     },
   };

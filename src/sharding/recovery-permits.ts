@@ -1,0 +1,38 @@
+/**
+ * A bound on concurrent entity recoveries on one node (Akka's `max-concurrent-recoveries`,
+ * default 50 there too). Recoveries beyond it wait, first come first served, so a burst of
+ * activations (a node taking over shards, every entity passivated at once) reads storage
+ * at a pace the store can take instead of opening a thousand scans at once. A permit covers a
+ * recovery's storage reads only: the snapshot, the highest seqNr and the replay.
+ */
+export class RecoveryPermits {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(readonly max = 50) {
+    if (!(Number.isSafeInteger(max) && max > 0)) throw new TypeError(`max concurrent recoveries must be a positive integer, got ${max}`);
+  }
+
+  /** Recoveries holding a permit now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Recoveries waiting for a permit. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Runs `recover` once a permit is free and frees it when `recover` settles. */
+  async run<T>(recover: () => Promise<T>): Promise<T> {
+    if (this.running < this.max) this.running++;
+    else await new Promise<void>((resolve) => this.queue.push(resolve)); // the releaser hands its permit over
+    try {
+      return await recover();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
