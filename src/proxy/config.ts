@@ -33,6 +33,8 @@ export interface ProxyConfig {
   readonly numberOfShards: number;
   /** Passivation of idle entities when discovery gives none, ms. */
   readonly passivationTimeoutMs: number;
+  /** Entity recoveries (storage reads) one node runs at once; more wait (Akka's max-concurrent-recoveries). */
+  readonly maxConcurrentRecoveries: number;
   /** How long a command may wait for its entity, ms (the reference's relay-timeout). */
   readonly relayTimeoutMs: number;
   /** Require the user function to speak exactly protocol 0.2. */
@@ -73,6 +75,7 @@ Options (environment variable in brackets; flags win):
   --number-of-shards <n>     default 100 [NUMBER_OF_SHARDS]
   --passivation-timeout <ms> default 30000 [PASSIVATION_TIMEOUT]
   --relay-timeout <ms>       default 60000 [RELAY_TIMEOUT]
+  --max-concurrent-recoveries <n>  entities recovering at once per node, default 50 [MAX_CONCURRENT_RECOVERIES]
   --no-protocol-check        accept a user function of another protocol version
   --autoscaler               run the autoscaler [AUTOSCALER_ENABLED=true]; settings: README
   --log-level <level>        default info [LOG_LEVEL]
@@ -152,6 +155,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
         'number-of-shards': { type: 'string' },
         'passivation-timeout': { type: 'string' },
         'relay-timeout': { type: 'string' },
+        'max-concurrent-recoveries': { type: 'string' },
         'no-protocol-check': { type: 'boolean' },
         autoscaler: { type: 'boolean' },
         'log-level': { type: 'string' },
@@ -196,6 +200,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
     numberOfShards: integer('--number-of-shards', o['number-of-shards'] ?? env.NUMBER_OF_SHARDS, 100, 1),
     passivationTimeoutMs: integer('--passivation-timeout', o['passivation-timeout'] ?? env.PASSIVATION_TIMEOUT, 30_000, 1),
     relayTimeoutMs: integer('--relay-timeout', o['relay-timeout'] ?? env.RELAY_TIMEOUT, 60_000, 1),
+    maxConcurrentRecoveries: integer('--max-concurrent-recoveries', o['max-concurrent-recoveries'] ?? env.MAX_CONCURRENT_RECOVERIES, 50, 1),
     protocolCompatibilityCheck: o['no-protocol-check'] !== true,
     exec: o.exec,
     autoscaler: o.autoscaler === true || /^(true|1|yes|on)$/i.test(env.AUTOSCALER_ENABLED ?? ''),

@@ -91,7 +91,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     cleanups.push(() => replicator.close());
     const journal = new Journal(storage.journal);
     const sharding = new Sharding(cluster, {
-      storage: { journal, snapshots: storage.snapshotStore, keyValue: storage.keyValueStore, recoveries: new RecoveryPermits() },
+      storage: { journal, snapshots: storage.snapshotStore, keyValue: storage.keyValueStore, recoveries: new RecoveryPermits(config.maxConcurrentRecoveries) },
       logger: logger.child({ part: 'sharding' }),
     });
     cleanups.push(() => sharding.stop());

@@ -22,6 +22,7 @@ t.test('defaults are the reference proxy\'s', async (t) => {
     numberOfShards: 100,
     passivationTimeoutMs: 30000,
     relayTimeoutMs: 60000,
+    maxConcurrentRecoveries: 50,
     protocolCompatibilityCheck: true,
     autoscaler: false,
   });
@@ -41,6 +42,8 @@ t.test('environment variables, and flags over them', async (t) => {
   const env = { HTTP_PORT: '9100', USER_FUNCTION_PORT: '8090', USER_FUNCTION_HOST: 'uf', REMOTING_PORT: '2600', CLUSTER_SEEDS: 'a:1, b:2' };
   t.match(config([], env), { httpPort: 9100, userFunctionPort: 8090, userFunctionHost: 'uf', clusterPort: 2600, seeds: ['a:1', 'b:2'] });
   t.match(config(['--http-port', '9200', '--seeds', 'c:3'], env), { httpPort: 9200, seeds: ['c:3'] });
+  t.equal(config([], { MAX_CONCURRENT_RECOVERIES: '8' }).maxConcurrentRecoveries, 8, 'MAX_CONCURRENT_RECOVERIES');
+  t.equal(config(['--max-concurrent-recoveries', '4'], { MAX_CONCURRENT_RECOVERIES: '8' }).maxConcurrentRecoveries, 4, '--max-concurrent-recoveries over it');
 });
 
 t.test('stores: Postgres from a URL or from the reference\'s POSTGRES_* variables', async (t) => {
@@ -60,6 +63,7 @@ t.test('bad input is a ConfigError that says what is wrong and shows the usage',
     [['--store', 'cassandra'], {}, /needs --cassandra/],
     [['--frobnicate'], {}, /Unknown option '--frobnicate'/],
     [['--cluster-preset', 'wan'], {}, /local or lan/],
+    [['--max-concurrent-recoveries', '0'], {}, /--max-concurrent-recoveries must be an integer >= 1/],
   ];
   for (const [argv, env, message] of cases) {
     t.throws(() => parseConfig(argv, env), { name: 'ConfigError', message }, argv.join(' '));
