@@ -24,6 +24,7 @@ import { createDispatcher } from './entities/index.js';
 import { startEventing } from './eventing/index.js';
 import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
 import { measuredDispatcher } from './measured.js';
+import { DEFAULT_CALLS_PER_TURN, pacedDispatcher, TurnBudget } from './paced.js';
 import type { ProxyModel } from './model.js';
 import { UserFunctionClient } from './user-function.js';
 
@@ -161,7 +162,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       host: config.httpHost,
       port: config.httpPort,
       model,
-      dispatcher,
+      dispatcher: pacedDispatcher(dispatcher, new TurnBudget(DEFAULT_CALLS_PER_TURN)),
       ready: () => ready && cluster.canHost,
       metrics,
       logger: logger.child({ part: 'ingress' }),
