@@ -37,8 +37,13 @@ export class TurnBudget {
 
   /** Runs `task` now if this turn has room and nothing waits before it, else in a later turn. */
   run(task: () => void): void {
-    if (this.waiting.length === 0 && this.take()) return task();
-    this.waiting.push(task);
+    if (!this.tryNow()) this.waiting.push(task);
+    else task();
+  }
+
+  /** Takes a place in this turn if it has room and nothing waits: the caller starts its task now. */
+  tryNow(): boolean {
+    return this.waiting.length === 0 && this.take();
   }
 
   private take(): boolean {
@@ -64,7 +69,9 @@ export class TurnBudget {
 export function pacedDispatcher(inner: Dispatcher, budget: TurnBudget): Dispatcher {
   return {
     unary: (method, payload, metadata, cancel) =>
-      new Promise((resolve, reject) => budget.run(() => inner.unary(method, payload, metadata, cancel).then(resolve, reject))),
+      budget.tryNow()
+        ? inner.unary(method, payload, metadata, cancel) // the common case costs nothing more
+        : new Promise((resolve, reject) => budget.run(() => inner.unary(method, payload, metadata, cancel).then(resolve, reject))),
     stream: (call) => inner.stream(call),
   };
 }
