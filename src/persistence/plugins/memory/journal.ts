@@ -5,6 +5,7 @@
  */
 import { SequenceConflictError, StoreClosedError } from '../../spi/index.js';
 import type { AtomicWrite, EventEnvelope, JournalCapabilities, JournalPlugin, PersistentRepr, WriteOutcome } from '../../spi/index.js';
+import { decodeEvent, encodeEvent } from '../leveldb/codec.js';
 import type { MemoryStorage } from './storage.js';
 
 export class MemoryJournal implements JournalPlugin {
@@ -24,10 +25,15 @@ export class MemoryJournal implements JournalPlugin {
       const entity = this.storage.entity(w.persistenceId);
       const expected = w.events[0]!.seqNr - 1;
       if (entity.highest !== expected) return new SequenceConflictError(w.persistenceId, expected, entity.highest);
+      const { tagged } = this.storage;
       for (const e of w.events) {
-        const copy: PersistentRepr = { ...e, payload: Uint8Array.from(e.payload), tags: [...e.tags] };
-        entity.events.set(e.seqNr, copy);
-        for (const tag of e.tags) this.storage.tagged.push({ offset: ++this.storage.ordering, tag, event: copy });
+        entity.events.set(e.seqNr, encodeEvent({ ...e, ordering: 0 }));
+        for (const tag of e.tags) {
+          this.storage.ordering++;
+          tagged.tags.push(tag);
+          tagged.persistenceIds.push(w.persistenceId);
+          tagged.seqNrs.push(e.seqNr);
+        }
       }
       entity.highest = w.events[w.events.length - 1]!.seqNr;
       return undefined;
@@ -41,10 +47,10 @@ export class MemoryJournal implements JournalPlugin {
     let n = 0;
     const last = Math.min(toSeqNr, entity.highest);
     for (let s = Math.max(fromSeqNr, entity.deletedTo + 1); s <= last && n < max; s++) {
-      const e = entity.events.get(s);
-      if (e) {
+      const record = entity.events.get(s);
+      if (record) {
         n++;
-        yield e;
+        yield toRepr(persistenceId, s, record);
       }
     }
   }
@@ -65,15 +71,20 @@ export class MemoryJournal implements JournalPlugin {
 
   async *currentEventsByTag(tag: string, afterOffset: number, limit: number): AsyncGenerator<EventEnvelope> {
     this.checkOpen();
+    const { tags, persistenceIds, seqNrs } = this.storage.tagged;
     const end = this.storage.ordering;
     let n = 0;
-    for (const t of this.storage.tagged) {
-      if (n >= limit || t.offset > end) return;
-      if (t.tag !== tag || t.offset <= afterOffset) continue;
-      const entity = this.storage.entities.get(t.event.persistenceId);
-      if (!entity || t.event.seqNr <= entity.deletedTo) continue;
+    // Entry i has offset i + 1: start right after `afterOffset`.
+    for (let i = Math.max(0, afterOffset); i < end; i++) {
+      if (n >= limit) return;
+      if (tags[i] !== tag) continue;
+      const persistenceId = persistenceIds[i]!;
+      const seqNr = seqNrs[i]!;
+      const entity = this.storage.entities.get(persistenceId);
+      const record = entity && seqNr > entity.deletedTo ? entity.events.get(seqNr) : undefined;
+      if (!record) continue;
       n++;
-      yield { offset: t.offset, event: t.event };
+      yield { offset: i + 1, event: toRepr(persistenceId, seqNr, record) };
     }
   }
 
@@ -84,4 +95,10 @@ export class MemoryJournal implements JournalPlugin {
   private checkOpen(): void {
     if (this.closed) throw new StoreClosedError('memory journal');
   }
+}
+
+/** A stored record as the event it holds (its payload a view of the record: records are never changed). */
+function toRepr(persistenceId: string, seqNr: number, record: Uint8Array): PersistentRepr {
+  const { timestamp, writerId, manifest, tags, payload } = decodeEvent(record);
+  return { persistenceId, seqNr, payload, manifest, writerId, timestamp, tags };
 }

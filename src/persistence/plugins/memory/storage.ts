@@ -2,18 +2,27 @@
  * The data behind the in-memory plugin. Separate from the stores so that a test can close a
  * plugin and open a new one over the same data, as it would reopen a database.
  */
-import type { PersistentRepr, SelectedSnapshot, StoredValue } from '../../spi/index.js';
+import type { SelectedSnapshot, StoredValue } from '../../spi/index.js';
 
 export interface MemoryEntity {
   highest: number;
   deletedTo: number;
-  readonly events: Map<number, PersistentRepr>;
+  /**
+   * Each event as one encoded record (the LevelDB plugin's format: ../leveldb/codec.ts) by
+   * seqNr. One object per event instead of an object, a payload copy and a tags array: a
+   * store holding a run's hundreds of thousands of events keeps the garbage collector's
+   * old-generation work (and the pauses callers see) in proportion.
+   */
+  readonly events: Map<number, Uint8Array>;
 }
 
 export class MemoryStorage {
   readonly entities = new Map<string, MemoryEntity>();
-  /** Tagged events in write order; `offset` is the global position. */
-  readonly tagged: { offset: number; tag: string; event: PersistentRepr }[] = [];
+  /**
+   * Tagged events in write order, as parallel columns: entry i has offset i + 1 (every tag of
+   * every event takes the next offset), its tag, and the event's persistence id and seqNr.
+   */
+  readonly tagged = { tags: [] as string[], persistenceIds: [] as string[], seqNrs: [] as number[] };
   ordering = 0;
   /** Snapshots per persistence id, sorted by seqNr. */
   readonly snapshots = new Map<string, SelectedSnapshot[]>();
