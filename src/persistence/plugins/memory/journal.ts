@@ -5,7 +5,7 @@
  */
 import { SequenceConflictError, StoreClosedError } from '../../spi/index.js';
 import type { AtomicWrite, EventEnvelope, JournalCapabilities, JournalPlugin, PersistentRepr, WriteOutcome } from '../../spi/index.js';
-import { decodeEvent, encodeEvent } from '../leveldb/codec.js';
+import { decodeRecord, encodeRecord } from './record.js';
 import type { MemoryStorage } from './storage.js';
 
 export class MemoryJournal implements JournalPlugin {
@@ -27,7 +27,7 @@ export class MemoryJournal implements JournalPlugin {
       if (entity.highest !== expected) return new SequenceConflictError(w.persistenceId, expected, entity.highest);
       const { tagged } = this.storage;
       for (const e of w.events) {
-        entity.events.set(e.seqNr, encodeEvent({ ...e, ordering: 0 }));
+        entity.events.set(e.seqNr, encodeRecord(e));
         for (const tag of e.tags) {
           this.storage.ordering++;
           tagged.tags.push(tag);
@@ -50,7 +50,7 @@ export class MemoryJournal implements JournalPlugin {
       const record = entity.events.get(s);
       if (record) {
         n++;
-        yield toRepr(persistenceId, s, record);
+        yield decodeRecord(persistenceId, s, record);
       }
     }
   }
@@ -84,7 +84,7 @@ export class MemoryJournal implements JournalPlugin {
       const record = entity && seqNr > entity.deletedTo ? entity.events.get(seqNr) : undefined;
       if (!record) continue;
       n++;
-      yield { offset: i + 1, event: toRepr(persistenceId, seqNr, record) };
+      yield { offset: i + 1, event: decodeRecord(persistenceId, seqNr, record) };
     }
   }
 
@@ -97,8 +97,3 @@ export class MemoryJournal implements JournalPlugin {
   }
 }
 
-/** A stored record as the event it holds (its payload a view of the record: records are never changed). */
-function toRepr(persistenceId: string, seqNr: number, record: Uint8Array): PersistentRepr {
-  const { timestamp, writerId, manifest, tags, payload } = decodeEvent(record);
-  return { persistenceId, seqNr, payload, manifest, writerId, timestamp, tags };
-}

@@ -8,10 +8,10 @@ export interface MemoryEntity {
   highest: number;
   deletedTo: number;
   /**
-   * Each event as one encoded record (the LevelDB plugin's format: ../leveldb/codec.ts) by
-   * seqNr. One object per event instead of an object, a payload copy and a tags array: a
-   * store holding a run's hundreds of thousands of events keeps the garbage collector's
-   * old-generation work (and the pauses callers see) in proportion.
+   * Each event as one encoded record (./record.ts) by seqNr. One object per event instead of
+   * an object, a payload copy and a tags array: a store holding a run's hundreds of thousands
+   * of events keeps the garbage collector's old-generation work (and the pauses callers see)
+   * in proportion.
    */
   readonly events: Map<number, Uint8Array>;
 }
