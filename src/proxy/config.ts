@@ -6,6 +6,7 @@
  * flags win over the environment.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_CONCURRENT_RECOVERIES } from '../sharding/index.js';
 import { defaultEventingSettings } from './eventing/settings.js';
 import type { EventingSettings } from './eventing/settings.js';
 
@@ -75,7 +76,7 @@ Options (environment variable in brackets; flags win):
   --number-of-shards <n>     default 100 [NUMBER_OF_SHARDS]
   --passivation-timeout <ms> default 30000 [PASSIVATION_TIMEOUT]
   --relay-timeout <ms>       default 60000 [RELAY_TIMEOUT]
-  --max-concurrent-recoveries <n>  entities recovering at once per node, default 50 [MAX_CONCURRENT_RECOVERIES]
+  --max-concurrent-recoveries <n>  entities recovering at once per node, default ${DEFAULT_MAX_CONCURRENT_RECOVERIES} [MAX_CONCURRENT_RECOVERIES]
   --no-protocol-check        accept a user function of another protocol version
   --autoscaler               run the autoscaler [AUTOSCALER_ENABLED=true]; settings: README
   --log-level <level>        default info [LOG_LEVEL]
@@ -200,7 +201,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
     numberOfShards: integer('--number-of-shards', o['number-of-shards'] ?? env.NUMBER_OF_SHARDS, 100, 1),
     passivationTimeoutMs: integer('--passivation-timeout', o['passivation-timeout'] ?? env.PASSIVATION_TIMEOUT, 30_000, 1),
     relayTimeoutMs: integer('--relay-timeout', o['relay-timeout'] ?? env.RELAY_TIMEOUT, 60_000, 1),
-    maxConcurrentRecoveries: integer('--max-concurrent-recoveries', o['max-concurrent-recoveries'] ?? env.MAX_CONCURRENT_RECOVERIES, 50, 1),
+    maxConcurrentRecoveries: integer('--max-concurrent-recoveries', o['max-concurrent-recoveries'] ?? env.MAX_CONCURRENT_RECOVERIES, DEFAULT_MAX_CONCURRENT_RECOVERIES, 1),
     protocolCompatibilityCheck: o['no-protocol-check'] !== true,
     exec: o.exec,
     autoscaler: o.autoscaler === true || /^(true|1|yes|on)$/i.test(env.AUTOSCALER_ENABLED ?? ''),

@@ -13,7 +13,7 @@ export type { LimitOptions } from './passivation.js';
 export { shardOf } from './shard-id.js';
 export { jsonSerializer as jsonMessageSerializer } from './protocol.js';
 export { entityStorage } from './storage.js';
-export { RecoveryPermits } from './recovery-permits.js';
+export { DEFAULT_MAX_CONCURRENT_RECOVERIES, RecoveryPermits, withRecoveryPermit } from './recovery-permits.js';
 export { Effect, EntityRecoveryError, durableState, eventSourced, inMemory, jsonSerializer as jsonEventSerializer } from './behaviors/index.js';
 export type {
   CommandContext,

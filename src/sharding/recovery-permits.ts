@@ -5,11 +5,14 @@
  * at a pace the store can take instead of opening a thousand scans at once. A permit covers a
  * recovery's storage reads only: the snapshot, the highest seqNr and the replay.
  */
+/** Akka's default, and this package's. */
+export const DEFAULT_MAX_CONCURRENT_RECOVERIES = 50;
+
 export class RecoveryPermits {
   private running = 0;
   private readonly queue: (() => void)[] = [];
 
-  constructor(readonly max = 50) {
+  constructor(readonly max = DEFAULT_MAX_CONCURRENT_RECOVERIES) {
     if (!(Number.isSafeInteger(max) && max > 0)) throw new TypeError(`max concurrent recoveries must be a positive integer, got ${max}`);
   }
 
@@ -35,4 +38,9 @@ export class RecoveryPermits {
       else this.running--;
     }
   }
+}
+
+/** Runs `recover` within a permit of `storage.recoveries`, or at once when the storage has no bound. */
+export function withRecoveryPermit<T>(storage: { readonly recoveries?: RecoveryPermits }, recover: () => Promise<T>): Promise<T> {
+  return storage.recoveries ? storage.recoveries.run(recover) : recover();
 }

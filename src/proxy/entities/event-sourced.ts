@@ -19,7 +19,7 @@
 import { describeError } from '../../core/index.js';
 import type { Any, Command, EventSourcedReply, EventSourcedStreamIn } from '../../protocol/index.js';
 import type { EntityBehavior, EntityContext, EntityStorage } from '../../sharding/index.js';
-import { EntityStoppedError } from '../../sharding/index.js';
+import { EntityStoppedError, withRecoveryPermit } from '../../sharding/index.js';
 import type { PersistentRepr } from '../../persistence/index.js';
 import type { ProtocolStream } from '../user-function.js';
 import { EMPTY_BYTES } from './messages.js';
@@ -51,8 +51,7 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
 
   protected async connect(): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {
     const { persistenceId, entityId } = this.context;
-    const recover = () => this.recover(persistenceId, entityId);
-    return this.storage.recoveries ? this.storage.recoveries.run(recover) : recover();
+    return withRecoveryPermit(this.storage, () => this.recover(persistenceId, entityId));
   }
 
   /** Opens the stream and sends it the snapshot and the events after it (within a recovery permit). */

@@ -15,6 +15,7 @@
 import { describeError } from '../../core/index.js';
 import type { Command, ValueEntityReply, ValueEntityStreamIn } from '../../protocol/index.js';
 import type { EntityBehavior, EntityContext, EntityStorage } from '../../sharding/index.js';
+import { withRecoveryPermit } from '../../sharding/index.js';
 import type { ProtocolStream } from '../user-function.js';
 import { EMPTY_BYTES } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
@@ -48,9 +49,7 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
   }
 
   protected async connect(): Promise<ProtocolStream<ValueEntityStreamIn, StreamOut<ValueEntityReply>>> {
-    const { keyValue, recoveries } = this.storage;
-    const load = () => keyValue.get(this.key);
-    const stored = await (recoveries ? recoveries.run(load) : load());
+    const stored = await withRecoveryPermit(this.storage, () => this.storage.keyValue.get(this.key));
     this.revision = stored?.revision ?? 0;
     const stream = this.o.client.openValueEntity();
     stream.send({

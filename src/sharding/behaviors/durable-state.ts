@@ -8,6 +8,7 @@
  */
 import type { EntityBehavior, EntityContext, EntityStorage } from '../types.js';
 import type { Deletion, Effect } from './effect.js';
+import { withRecoveryPermit } from '../recovery-permits.js';
 import { BehaviorInstance, recovering, type CommandContext } from './instance.js';
 import { jsonSerializer, type StateSerializer } from './serializer.js';
 
@@ -55,7 +56,7 @@ export function durableState<C, S, R>(spec: DurableStateSpec<C, S, R>): EntityBe
         step.at = `decoding the value at revision ${value.revision}`;
         return { state: serializer.decodeState(value.payload), revision: value.revision };
       };
-      const stored = await recovering(context, (step) => (storage.recoveries ? storage.recoveries.run(() => load(step)) : load(step)));
+      const stored = await recovering(context, (step) => withRecoveryPermit(storage, () => load(step)));
       return new DurableStateInstance(spec, serializer, context, storage, stored.state, stored.revision);
     },
   };

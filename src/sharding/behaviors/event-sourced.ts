@@ -13,6 +13,7 @@ import { JournalRejectedError, type PersistentRepr } from '../../persistence/ind
 import { CommandFailedError } from '../errors.js';
 import type { EntityBehavior, EntityContext, EntityStorage } from '../types.js';
 import { Effect } from './effect.js';
+import { withRecoveryPermit } from '../recovery-permits.js';
 import { BehaviorInstance, recovering, type CommandContext } from './instance.js';
 import { jsonSerializer, type EventSerializer } from './serializer.js';
 
@@ -65,7 +66,7 @@ export function eventSourced<C, E, S, R>(spec: EventSourcedSpec<C, E, S, R>): En
   return {
     async start(context, storage) {
       const replay = (step: { at?: string }) => recover(spec, serializer, context, storage, step);
-      const recovered = await recovering(context, (step) => (storage.recoveries ? storage.recoveries.run(() => replay(step)) : replay(step)));
+      const recovered = await recovering(context, (step) => withRecoveryPermit(storage, () => replay(step)));
       return new EventSourcedInstance(spec, serializer, context, storage, recovered.state, recovered.seqNr);
     },
   };
