@@ -29,7 +29,6 @@ export class MemoryJournal implements JournalPlugin {
       for (const e of w.events) {
         entity.events.set(e.seqNr, encodeRecord(e));
         for (const tag of e.tags) {
-          this.storage.ordering++;
           tagged.tags.push(tag);
           tagged.persistenceIds.push(w.persistenceId);
           tagged.seqNrs.push(e.seqNr);
@@ -72,9 +71,9 @@ export class MemoryJournal implements JournalPlugin {
   async *currentEventsByTag(tag: string, afterOffset: number, limit: number): AsyncGenerator<EventEnvelope> {
     this.checkOpen();
     const { tags, persistenceIds, seqNrs } = this.storage.tagged;
-    const end = this.storage.ordering;
+    // The entries there are now (the offset of the last one); entry i has offset i + 1.
+    const end = tags.length;
     let n = 0;
-    // Entry i has offset i + 1: start right after `afterOffset`.
     for (let i = Math.max(0, afterOffset); i < end; i++) {
       if (n >= limit) return;
       if (tags[i] !== tag) continue;
@@ -96,4 +95,3 @@ export class MemoryJournal implements JournalPlugin {
     if (this.closed) throw new StoreClosedError('memory journal');
   }
 }
-

@@ -23,7 +23,6 @@ export class MemoryStorage {
    * every event takes the next offset), its tag, and the event's persistence id and seqNr.
    */
   readonly tagged = { tags: [] as string[], persistenceIds: [] as string[], seqNrs: [] as number[] };
-  ordering = 0;
   /** Snapshots per persistence id, sorted by seqNr. */
   readonly snapshots = new Map<string, SelectedSnapshot[]>();
   readonly values = new Map<string, StoredValue>();
