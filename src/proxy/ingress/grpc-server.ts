@@ -16,7 +16,7 @@ import type { MetadataEntry } from '../../protocol/index.js';
 import { CallError, Status, type Call, type Dispatcher, type Response, type StatusCode } from '../dispatch.js';
 import type { MethodModel, ProxyModel } from '../model.js';
 import { errorStatus, RequestQueue, runStreamingCall, type CallSink, type StreamHandler } from './call.js';
-import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName } from './grpc-wire.js';
+import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, parseGrpcTimeout, statusName, unsupportedEncoding } from './grpc-wire.js';
 import { LazyAbort } from './lazy-abort.js';
 import { now, type IngressMetrics } from './metrics.js';
 
@@ -225,7 +225,7 @@ export function serveGrpc(ctx: GrpcContext, stream: ServerHttp2Stream, headers: 
   }
   const encoding = grpcEncoding(headers['grpc-encoding']);
   if (encoding === undefined) {
-    trailersOnly(stream, Status.UNIMPLEMENTED, `message encoding '${String(headers['grpc-encoding'])}' is not supported; the proxy accepts ${GRPC_ACCEPT_ENCODING}`);
+    trailersOnly(stream, Status.UNIMPLEMENTED, unsupportedEncoding(headers['grpc-encoding']));
     ctx.metrics.record('grpc', method.path, 'UNIMPLEMENTED', now());
     stream.resume();
     return;

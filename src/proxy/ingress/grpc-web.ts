@@ -13,7 +13,7 @@ import { errorStatus, requestsOf, runStreamingCall, type CallSink, type StreamHa
 import type { HttpExchange } from './exchange.js';
 import { BodyTooLarge } from './exchange.js';
 import type { GrpcContext } from './grpc-server.js';
-import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, statusName, trailersFrame } from './grpc-wire.js';
+import { addMetadataHeaders, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, metadataFromHeaders, statusName, trailersFrame, unsupportedEncoding } from './grpc-wire.js';
 import { now } from './metrics.js';
 
 /** Whether a content type is gRPC-Web's. */
@@ -89,7 +89,7 @@ export async function serveGrpcWeb(ctx: GrpcContext, ex: HttpExchange, path: str
   if (ex.method !== 'POST') return fail(Status.UNIMPLEMENTED, `gRPC-Web calls must be POST, not ${ex.method}`);
   if (method === undefined) return fail(Status.UNIMPLEMENTED, `unknown method ${path}`);
   const encoding = grpcEncoding(ex.headers['grpc-encoding']);
-  if (encoding === undefined) return fail(Status.UNIMPLEMENTED, `message encoding '${String(ex.headers['grpc-encoding'])}' is not supported; the proxy accepts ${GRPC_ACCEPT_ENCODING}`);
+  if (encoding === undefined) return fail(Status.UNIMPLEMENTED, unsupportedEncoding(ex.headers['grpc-encoding']));
 
   let messages: Buffer[];
   try {

@@ -9,12 +9,17 @@
  * gRPC's own transport headers (`grpc-*`). `-bin` headers are base64-decoded into `bytes_value`.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { encodeFrame, encodeGrpcMessage, type MetadataEntry } from '../../protocol/index.js';
+import { encodeFrame, encodeGrpcMessage, GRPC_ACCEPT_ENCODING, type MetadataEntry } from '../../protocol/index.js';
 import { Status } from '../dispatch.js';
 
 // The framing and `grpc-message` text live in the protocol layer (the function library's server
 // speaks them too); re-exported for the ingress.
 export { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError } from '../../protocol/index.js';
+
+/** Why a call whose `grpc-encoding` the proxy cannot inflate is UNIMPLEMENTED (gRPC and gRPC-Web alike). */
+export function unsupportedEncoding(header: string | string[] | undefined): string {
+  return `message encoding '${String(header)}' is not supported; the proxy accepts ${GRPC_ACCEPT_ENCODING}`;
+}
 
 /** The flag byte of a gRPC-Web trailers frame. */
 export const FLAG_TRAILERS = 0x80;
