@@ -259,6 +259,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /**
    * Leaves gracefully: announces `leaving` (singletons hand over, leave hooks run, up to
    * `handOffTimeoutMs`), then `exiting`, then leaves SWIM; the others see a leave, not a failure.
+   * A node alone in its cluster (a `--dev` proxy) has nobody to wait for: only its hooks run.
    */
   async leave(waitMs = 1000, handOffTimeoutMs = 30_000): Promise<void> {
     if (this.stopped) return;
@@ -267,7 +268,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const hooks = Promise.allSettled([...this.leaveHooks].map((h) => h()));
     await Promise.race([hooks, this.env.scheduler.sleep(handOffTimeoutMs)]);
     this.announce('exiting');
-    await this.env.scheduler.sleep(Math.min(waitMs, this.env.config.probeIntervalMs * 2));
+    const alone = !this.node.members().some((m) => m.id !== this.node.id && (m.status === 'alive' || m.status === 'suspect'));
+    if (!alone) await this.env.scheduler.sleep(Math.min(waitMs, this.env.config.probeIntervalMs * 2));
     await this.node.leave(waitMs);
     await this.close();
   }

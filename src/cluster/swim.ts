@@ -148,15 +148,19 @@ export class SwimNode {
     return (await Promise.allSettled(others.map((a) => this.pushPull(a, false, timeoutMs)))).filter((r) => r.status === 'fulfilled').length;
   }
 
-  /** Announces a graceful leave, gives the news `waitMs` to spread, then stops. */
+  /**
+   * Announces a graceful leave, gives the news `waitMs` to spread, then stops. A member that
+   * knows of no other live member has nobody to tell and stops at once.
+   */
   async leave(waitMs: number): Promise<void> {
     this.leaving = true;
     const self = this.self;
+    const peers = this.probeable();
     this.table.set(this.id, { ...self, status: 'left', since: this.o.clock.monotonic() });
     const news: Gossip = { t: 'dead', id: this.id, inc: self.incarnation, from: this.id };
     this.broadcasts.enqueue(news);
-    for (const m of this.o.random.sample(this.probeable(), this.o.config.gossipNodes)) this.send(m.address, [news]);
-    await this.o.scheduler.sleep(waitMs);
+    for (const m of this.o.random.sample(peers, this.o.config.gossipNodes)) this.send(m.address, [news]);
+    if (peers.length > 0) await this.o.scheduler.sleep(waitMs);
     this.stop();
   }
 

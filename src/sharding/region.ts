@@ -147,8 +147,10 @@ export class ShardRegion {
     await this.stopHosting('leaving');
     // Where the coordinator runs elsewhere, it reallocates our shards at once. Where it ran
     // here, it is handing over with this node and cannot answer: the new one learns of the
-    // leave from the membership (member-removed) instead, so this wait is short.
-    if (this.hosts) await this.o.coordinator.ask({ t: 'leaving', region: this.self }, 2_000).catch(() => undefined);
+    // leave from the membership (member-removed) instead, so this wait is short. With no
+    // other member to host it (the last node leaving), there is nobody to tell.
+    const coordinator = this.o.coordinator.host;
+    if (this.hosts && coordinator !== undefined && coordinator.id !== this.self) await this.o.coordinator.ask({ t: 'leaving', region: this.self }, 2_000).catch(() => undefined);
     this.flushAll();
   }
 

@@ -168,16 +168,22 @@ t.test('sharded counters under joins, a kill, a partition and leaves', async (t)
   for (const n of survivors) await n.cluster.shutdown();
 });
 
-t.test('passivation: at most `limit` active entities per node (LRU); a passivated entity recovers its state', async (t) => {
+/** One member alone in its cluster, in virtual time, hosting the counters (memory storage). */
+async function soloNode(seedOffset: number, address: string, preset: 'local' | 'lan', passivation?: ReturnType<typeof lru>) {
   const scheduler = new ManualScheduler();
-  const network = new InMemoryNetwork({ scheduler, random: new SeededRandom(seed + 1), latencyMs: 1 });
+  const network = new InMemoryNetwork({ scheduler, random: new SeededRandom(seed + seedOffset), latencyMs: 1 });
   const storage = await openMemoryStorage();
   const clock: Clock = { now: () => 1_000_000 + Math.floor(scheduler.monotonic()), monotonic: () => scheduler.monotonic() };
-  const nodeScheduler = network.scheduler('127.0.3.1:7946');
-  const cluster = await Cluster.start({ id: 'solo', seeds: [], preset: 'local', transport: network.transport('127.0.3.1:7946'), scheduler: nodeScheduler, clock, random: new SeededRandom(seed + 2) });
+  const nodeScheduler = network.scheduler(address);
+  const cluster = await Cluster.start({ id: 'solo', seeds: [], preset, transport: network.transport(address), scheduler: nodeScheduler, clock, random: new SeededRandom(seed + seedOffset + 1) });
   const live = new Map<string, Set<number>>();
   const sharding = new Sharding(cluster, { storage: { journal: new Journal(storage.journal), snapshots: storage.snapshotStore, keyValue: storage.keyValueStore }, clock, scheduler: nodeScheduler });
-  const counters = sharding.init({ typeName: 'counter', behavior: tracked(counter, 0, live), numberOfShards: 10, passivation: lru({ limit: 5 }) });
+  const counters = sharding.init({ typeName: 'counter', behavior: tracked(counter, 0, live), numberOfShards: 10, ...(passivation ? { passivation } : {}) });
+  return { scheduler, storage, cluster, live, counters };
+}
+
+t.test('passivation: at most `limit` active entities per node (LRU); a passivated entity recovers its state', async (t) => {
+  const { scheduler, cluster, live, counters } = await soloNode(1, '127.0.3.1:7946', 'local', lru({ limit: 5 }));
   const settle = async <T>(p: Promise<T>): Promise<T> => {
     let done = false;
     void p.finally(() => (done = true));
@@ -193,6 +199,31 @@ t.test('passivation: at most `limit` active entities per node (LRU); a passivate
   t.ok(active <= 5, `at most 5 entities live on the node (${active})`);
   t.equal(counters.region.activeEntities, active, 'the region counts the same');
   t.equal(await settle(counters.entityRef('e3').ask({ type: 'get' })), 3, 'e3 was passivated and recovers its state from the journal');
+  await cluster.shutdown();
+});
+
+t.test('a node alone in its cluster (a --dev proxy) leaves at once: nobody to hand off to or to tell', async (t) => {
+  const { scheduler, storage, cluster, live, counters } = await soloNode(3, '127.0.4.1:7946', 'lan');
+  /** Virtual milliseconds until `p` settles (5 ms steps). */
+  const elapsed = async (p: Promise<unknown>): Promise<number> => {
+    let done = false;
+    void p.finally(() => (done = true));
+    const start = scheduler.monotonic();
+    for (let i = 0; !done && i < 4000; i++) {
+      scheduler.advance(5);
+      await new Promise((r) => setImmediate(r));
+    }
+    await p;
+    return scheduler.monotonic() - start;
+  };
+  for (let i = 0; i < 5; i++) await elapsed(counters.entityRef(`e${i}`).ask({ type: 'add', n: i + 1 }));
+  t.ok([...live.values()].some((s) => s.size > 0), 'entities run on the node');
+  // Before: the leave waited 2 s for a coordinator that was stopping with it, 200 ms (exiting)
+  // and 1 s for the leave's gossip to spread to members that do not exist.
+  const took = await elapsed(cluster.leave());
+  t.ok(took <= 50, `the leave took ${took} ms of virtual time (gossip and hand-over waits skipped)`);
+  t.notOk([...live.values()].some((s) => s.size > 0), 'every entity was stopped');
+  t.equal(await storage.journal.highestSeqNr('counter|e4'), 1, 'what the entities persisted stays in the journal');
   await cluster.shutdown();
 });
 
