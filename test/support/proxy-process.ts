@@ -80,13 +80,16 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, timeoutM
 export interface StartProxyOptions {
   /** The user function's script, run with `node --import tsx` (default: the shopping-cart sample). */
   readonly userFunctionScript?: string;
+  /** Or the user function's command line, program first (e.g. a Python user function); wins over `userFunctionScript`. */
+  readonly userFunctionCommand?: readonly string[];
 }
 
 export async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 60_000, options: StartProxyOptions = {}): Promise<ProxyProcess> {
   const ufPort = await freePort();
   const script = options.userFunctionScript ?? shoppingCartScript;
+  const [program, ...programArgs] = options.userFunctionCommand ?? [process.execPath, '--import', 'tsx', script];
   const spawnUserFunction = () => {
-    const uf = spawn(process.execPath, ['--import', 'tsx', script], {
+    const uf = spawn(program!, programArgs, {
       cwd: repo,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, PORT: String(ufPort) },
