@@ -14,15 +14,18 @@
  * unknown path is UNIMPLEMENTED; a request that is not `application/grpc` gets HTTP 415. It
  * answers uncompressed and takes requests compressed with `gzip` or `deflate` (another
  * `grpc-encoding` is UNIMPLEMENTED, a compressed frame without one INTERNAL, as the gRPC spec
- * says). `grpc-timeout` is not enforced here: the client's deadline
- * ends the call on its side, and its RST_STREAM cancels it here. No metadata reaches handlers
+ * says). A call's deadline (`grpc-timeout`; a malformed one is ignored) is enforced here too, as
+ * grpc-js's server does: the client's own deadline ends the call on its side and its RST_STREAM
+ * cancels it here, but a client that stops waiting without a reset (or whose reset is lost) would
+ * leave a slow handler or a long server stream running forever. At the deadline the call ends
+ * DEADLINE_EXCEEDED and its handler is cancelled as by a reset. No metadata reaches handlers
  * (the Cloudstate protocol carries its metadata in messages).
  */
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus } from '../protocol/index.js';
+import { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus, parseGrpcTimeout } from '../protocol/index.js';
 import type { GrpcEncoding } from '../protocol/index.js';
 
 /** A method served: its path (`/package.Service/Method`) and how its messages cross the wire. */
@@ -60,6 +63,9 @@ const SERVER_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 1_000_000, // megabytes
 };
 
+/** The longest delay a Node timer takes (a longer one fires at once); a deadline further away is not timed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
 
 /** The status of a call's end, as headers (`grpc-message` only when there is one). */
@@ -78,14 +84,15 @@ interface Route {
 /**
  * One call, as its handler sees it. Events: the client's messages (`data`), its half-close
  * (`end`), its cancellation (`cancelled`: the stream closed before the status went out: a
- * RST_STREAM, a lost connection, a forced shutdown), a protocol error that ended the call
+ * RST_STREAM, a lost connection, a forced shutdown; or the call's deadline passed, which ends
+ * it DEADLINE_EXCEEDED), a protocol error that ended the call
  * (`error`: a malformed or oversized frame; emitted only when listened to), and `close` once the
  * HTTP/2 stream is gone, however the call ended. `write` sends a message (not waiting for the
  * peer's flow control: writes are buffered), `end` ends the call OK; both do nothing once the
  * call ended.
  */
 export class ServerCall<Request, Response> extends EventEmitter {
-  /** True once the client cancelled the call. */
+  /** True once the call was cancelled: by the client, or by its deadline. */
   cancelled = false;
   private readonly decoder: FrameDecoder;
   private headersSent = false;
@@ -97,6 +104,8 @@ export class ServerCall<Request, Response> extends EventEmitter {
   private message = '';
   private requests = 0;
   private request: Request | undefined;
+  /** Ends the call at its deadline (`grpc-timeout`); cleared when the call ends. */
+  private deadline: NodeJS.Timeout | undefined;
 
   /** @internal Made by `GrpcH2Server` for each routed stream. */
   constructor(
@@ -105,9 +114,14 @@ export class ServerCall<Request, Response> extends EventEmitter {
     maxReceiveMessageBytes: number,
     private readonly logger: Logger,
     encoding: GrpcEncoding = 'identity',
+    timeoutMs?: number,
   ) {
     super();
     this.decoder = new FrameDecoder(maxReceiveMessageBytes, encoding);
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      this.deadline = setTimeout(() => this.deadlineExceeded(), timeoutMs);
+      this.deadline.unref();
+    }
     stream.on('data', (chunk: Buffer) => this.received(chunk));
     stream.on('end', () => this.halfClosed());
     stream.on('close', () => this.closed());
@@ -186,6 +200,7 @@ export class ServerCall<Request, Response> extends EventEmitter {
   private finish(status: number, message: string): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.deadline);
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     if (this.headersSent) {
@@ -242,15 +257,31 @@ export class ServerCall<Request, Response> extends EventEmitter {
    * 'cancelled'), a closed connection, a forced shutdown.
    */
   private closed(): void {
+    clearTimeout(this.deadline);
     if (!this.statusSent) {
       this.finished = true;
-      this.cancelled = true;
-      this.emit('cancelled');
+      this.cancel();
     }
     this.emit('close');
   }
+
+  /** The deadline passed with the call still open: it ends DEADLINE_EXCEEDED, and its handler is cancelled. */
+  private deadlineExceeded(): void {
+    if (this.finished) return;
+    this.finish(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded');
+    this.cancel();
+  }
+
+  /** Tells the handler, once, that its call is cancelled (its writes are dropped from now on). */
+  private cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.emit('cancelled');
+  }
 }
 
+/** What a unary handler sees of its call, beside the request: whether (`cancelled`) and when (the `cancelled` event) it is cancelled. */
+export type ServerUnaryCall = Pick<ServerCall<never, never>, 'on' | 'cancelled'>;
 /** What a client-streaming handler sees of its call: the incoming messages; it answers by resolving. */
 export type ServerReadable<Request> = Pick<ServerCall<Request, never>, 'on' | 'cancelled'>;
 /** What a server-streaming handler sees of its call: no incoming messages (it got the one request). */
@@ -275,9 +306,12 @@ export class GrpcH2Server {
     this.maxReceiveMessageBytes = options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES;
   }
 
-  /** A unary method: the handler's result (or promise) is the response; an error ends the call (see `GrpcStatusError`). */
-  unary<Request, Response>(method: GrpcMethod<Request, Response>, handler: (request: Request) => Response | Promise<Response>): this {
-    return this.route(method, true, (call, request) => call.answer(() => handler(request as Request)));
+  /**
+   * A unary method: the handler's result (or promise) is the response; an error ends the call
+   * (see `GrpcStatusError`). `call` tells the handler of a cancellation (the answer is then dropped).
+   */
+  unary<Request, Response>(method: GrpcMethod<Request, Response>, handler: (request: Request, call: ServerUnaryCall) => Response | Promise<Response>): this {
+    return this.route(method, true, (call, request) => call.answer(() => handler(request as Request, call as ServerCall<never, never>)));
   }
 
   /** A client-streaming method: the handler reads the call's messages and resolves the response. */
@@ -376,7 +410,8 @@ export class GrpcH2Server {
       stream.resume();
       return;
     }
-    new ServerCall(stream, route!, this.maxReceiveMessageBytes, this.logger, encoding);
+    const timeout = headers['grpc-timeout'];
+    new ServerCall(stream, route!, this.maxReceiveMessageBytes, this.logger, encoding, parseGrpcTimeout(typeof timeout === 'string' ? timeout : undefined));
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * gRPC's message framing and status text, shared by every gRPC speaker in the package: the
- * proxy's ingress and its channel to the user function (src/proxy), and the user-function
- * library's server (src/function). Pure: bytes in, bytes out.
+ * gRPC's message framing, status text and request deadline (`grpc-timeout`), shared by every
+ * gRPC speaker in the package: the proxy's ingress and its channel to the user function
+ * (src/proxy), and the user-function library's server (src/function). Pure: bytes in, bytes out.
  *
  * A gRPC message travels as a length-prefixed frame (1 flag byte, 4 bytes big-endian length,
  * the message); `grpc-message` is percent-encoded UTF-8. Messages are sent uncompressed (always
@@ -18,6 +18,7 @@ export const GrpcStatus = {
   OK: 0,
   CANCELLED: 1,
   UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
@@ -37,6 +38,19 @@ export function grpcEncoding(header: string | string[] | undefined): GrpcEncodin
   if (header === undefined) return 'identity';
   const value = (Array.isArray(header) ? header.join(',') : header).trim().toLowerCase();
   return value === 'identity' || value === 'gzip' || value === 'deflate' ? value : undefined;
+}
+
+const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/**
+ * A `grpc-timeout` header in milliseconds, or undefined when absent or malformed (the gRPC spec:
+ * at most 8 digits, then one unit of H, M, S, m, u, n). A server ignores a malformed one.
+ */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (match === null) return undefined;
+  return Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
 }
 
 /** A frame stream that breaks the protocol; `status` is what the call ends with. */

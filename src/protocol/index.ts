@@ -2,7 +2,7 @@
  * The Cloudstate protocol (0.2) as code, shared by the proxy (`src/proxy`) and the user-function
  * library (`src/function`): the .proto files in `proto/` loaded with protobufjs, the message
  * shapes (./messages.ts), the entity type names and the protocol version, and gRPC's message
- * framing (./grpc-frames.ts), which both sides speak over HTTP/2. It imports nothing
+ * framing and `grpc-timeout` (./grpc-frames.ts), which both sides speak over HTTP/2. It imports nothing
  * from the cluster, so a user function runs without one.
  *
  * Field names are those of the .proto files (snake_case, protobufjs `keepCase`).
@@ -11,7 +11,7 @@ import Long from 'long';
 import protobuf from 'protobufjs';
 import { loadProtoFiles } from './loader.js';
 
-export { decodeGrpcMessage, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus } from './grpc-frames.js';
+export { decodeGrpcMessage, encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, GrpcStatus, parseGrpcTimeout } from './grpc-frames.js';
 export type { GrpcEncoding } from './grpc-frames.js';
 export { loadProtoFiles, packageProtoDir, pinFullNames, resolveProtoFile } from './loader.js';
 export type { LoadOptions } from './loader.js';

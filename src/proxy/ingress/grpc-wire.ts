@@ -1,7 +1,7 @@
 /**
- * gRPC's wire details, shared by the HTTP/2 gRPC server and gRPC-Web: `grpc-timeout`, the
- * gRPC-Web trailers frame, and the mapping between HTTP headers and protocol metadata. Pure.
- * Message framing and the `grpc-message` encoding are the protocol layer's
+ * gRPC's wire details, shared by the HTTP/2 gRPC server and gRPC-Web: the gRPC-Web trailers
+ * frame, and the mapping between HTTP headers and protocol metadata. Pure. Message framing, the
+ * `grpc-message` encoding and `grpc-timeout` are the protocol layer's
  * (src/protocol/grpc-frames.ts), re-exported here.
  *
  * Metadata, as the reference proxy builds it: every request header except HTTP/2 pseudo-headers,
@@ -12,9 +12,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { encodeFrame, encodeGrpcMessage, GRPC_ACCEPT_ENCODING, type MetadataEntry } from '../../protocol/index.js';
 import { Status } from '../dispatch.js';
 
-// The framing and `grpc-message` text live in the protocol layer (the function library's server
-// speaks them too); re-exported for the ingress.
-export { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError } from '../../protocol/index.js';
+// The framing, `grpc-message` text and `grpc-timeout` live in the protocol layer (the function
+// library's server speaks them too); re-exported for the ingress.
+export { encodeFrame, encodeGrpcMessage, FrameDecoder, GRPC_ACCEPT_ENCODING, grpcEncoding, GrpcFrameError, parseGrpcTimeout } from '../../protocol/index.js';
 
 /** Why a call whose `grpc-encoding` the proxy cannot inflate is UNIMPLEMENTED (gRPC and gRPC-Web alike). */
 export function unsupportedEncoding(header: string | string[] | undefined): string {
@@ -23,16 +23,6 @@ export function unsupportedEncoding(header: string | string[] | undefined): stri
 
 /** The flag byte of a gRPC-Web trailers frame. */
 export const FLAG_TRAILERS = 0x80;
-
-const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
-
-/** A `grpc-timeout` header in milliseconds, or undefined when absent or malformed. */
-export function parseGrpcTimeout(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (match === null) return undefined;
-  return Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
-}
 
 /** Request headers that are transport, not metadata. */
 const NOT_METADATA = new Set(['te', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'proxy-connection']);

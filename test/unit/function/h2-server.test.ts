@@ -3,25 +3,43 @@
  * interoperability check) and, for frames grpc-js never sends, a raw HTTP/2 client. Messages are
  * raw bytes here (identity codecs), so only the server's own behaviour is under test.
  */
+import { EventEmitter, once } from 'node:events';
 import * as http2 from 'node:http2';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import { silentLogger } from '../../../src/core/index.js';
-import { DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, GrpcH2Server, GrpcStatusError, type GrpcMethod, type ServerCall } from '../../../src/function/h2-server.js';
+import { DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, GrpcH2Server, GrpcStatusError, type GrpcMethod, type ServerCall, type ServerUnaryCall, type ServerWritable } from '../../../src/function/h2-server.js';
 import { encodeFrame } from '../../../src/protocol/index.js';
 
 const bytes = (path: string): GrpcMethod<Buffer, Buffer> => ({ path, decode: (b) => b, encode: (b) => b });
 const same = (b: Buffer) => b;
 
-/** What a bidi handler saw, in order. */
+/** A call whose handler waits: it answers when released; `cancelled` resolves when its call is cancelled. */
+interface Held<Call> {
+  call: Call;
+  cancelled: Promise<void>;
+  release(): void;
+}
+
+/** What the handlers saw: the bidi `Hold` call's events in order, the `Wait` and `Flood` calls (`arrivals` emits `held` for each). */
 interface Seen {
   events: string[];
   call: ServerCall<Buffer, Buffer> | undefined;
+  waiting: Held<ServerUnaryCall>[];
+  flooding: Held<ServerWritable<Buffer>>[];
+  arrivals: EventEmitter;
 }
 
+/** Resolves once `count` calls are held in `list`. */
+async function held(seen: Seen, list: readonly unknown[], count: number): Promise<void> {
+  while (list.length < count) await once(seen.arrivals, 'held');
+}
+
+const cancellation = (call: ServerUnaryCall) => new Promise<void>((resolve) => call.on('cancelled', () => resolve()));
+
 function serve(t: Test, options: { maxReceiveMessageBytes?: number } = {}) {
-  const seen: Seen = { events: [], call: undefined };
+  const seen: Seen = { events: [], call: undefined, waiting: [], flooding: [], arrivals: new EventEmitter() };
   const server = new GrpcH2Server({ logger: silentLogger, ...options })
     .unary(bytes('/test.S/Unary'), (request) => {
       const text = request.toString();
@@ -36,9 +54,23 @@ function serve(t: Test, options: { maxReceiveMessageBytes?: number } = {}) {
         call.on('end', () => resolve(Buffer.from(parts.join('+'))));
       }),
     )
+    .unary(bytes('/test.S/Wait'), (request, call) =>
+      new Promise<Buffer>((resolve) => {
+        seen.waiting.push({ call, cancelled: cancellation(call), release: () => resolve(request) });
+        seen.arrivals.emit('held');
+      }),
+    )
     .serverStream(bytes('/test.S/Out'), (request, call) => {
       for (let i = 1; i <= Number(request.toString()); i++) call.write(Buffer.from(String(i)));
       call.end();
+    })
+    .serverStream(bytes('/test.S/Flood'), (_request, call) => {
+      // Writes a message every millisecond until the call is cancelled or released.
+      const timer = setInterval(() => call.write(Buffer.from('more')), 1);
+      const stop = () => clearInterval(timer);
+      call.on('cancelled', stop);
+      seen.flooding.push({ call, cancelled: cancellation(call), release: () => (stop(), call.end()) });
+      seen.arrivals.emit('held');
     })
     .bidi(bytes('/test.S/Both'), (call) => {
       call.on('data', (message: Buffer) => call.write(Buffer.from(message.toString().toUpperCase())));
@@ -167,6 +199,111 @@ function rawRequest(port: number, headers: http2.OutgoingHttpHeaders, body: Buff
     stream.end(body);
   });
 }
+
+/** The status a raw request ended with: from its trailers, or its headers (trailers-only). */
+const statusOf = (response: { headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders | undefined }) => ({
+  status: response.trailers?.['grpc-status'] ?? response.headers['grpc-status'],
+  message: response.trailers?.['grpc-message'] ?? response.headers['grpc-message'],
+});
+
+// A raw client: it sends grpc-timeout but, unlike grpc-js, never cancels on its side, as a
+// client that stops waiting without a RST_STREAM (or whose RST_STREAM is lost).
+const grpcHeaders = (path: string, timeout?: string): http2.OutgoingHttpHeaders => ({
+  ':path': path,
+  'content-type': 'application/grpc',
+  ...(timeout === undefined ? {} : { 'grpc-timeout': timeout }),
+});
+
+t.test('deadline: a unary handler that never answers; the call ends DEADLINE_EXCEEDED and the handler is cancelled', async (t) => {
+  const { listening, seen } = serve(t);
+  const port = await listening;
+  const response = await rawRequest(port, grpcHeaders('/test.S/Wait', '50m'), encodeFrame(Buffer.from('x')));
+  t.match(statusOf(response), { status: '4', message: /deadline exceeded/i });
+  t.equal(response.data.length, 0, 'no message');
+  const [held] = seen.waiting;
+  await held!.cancelled;
+  t.equal(held!.call.cancelled, true, 'the handler saw its call cancelled');
+  t.doesNotThrow(() => held!.release(), 'a late answer is dropped');
+});
+
+t.test('deadline: a server stream that keeps writing ends DEADLINE_EXCEEDED (after its messages) and its handler is cancelled', async (t) => {
+  const { listening, seen } = serve(t);
+  const port = await listening;
+  const response = await rawRequest(port, grpcHeaders('/test.S/Flood', '50m'), encodeFrame(Buffer.from('x')));
+  t.match(statusOf(response), { status: '4', message: /deadline exceeded/i });
+  t.ok(response.data.length > 0, 'the messages written before the deadline arrived');
+  t.equal(response.trailers?.['grpc-status'], '4', 'the status is in the trailers');
+  const [held] = seen.flooding;
+  await held!.cancelled;
+  t.equal(held!.call.cancelled, true);
+  t.doesNotThrow(() => {
+    held!.call.write(Buffer.from('late'));
+    held!.call.end();
+  }, 'writes after the deadline are dropped');
+});
+
+t.test('deadline: a call that ends in time is unaffected, and its timer is cleared', async (t) => {
+  const { listening, seen } = serve(t);
+  const port = await listening;
+  // Which timers the server starts with the call's deadline (10 s: no other timer here has it), and which it clears.
+  const started: unknown[] = [];
+  const cleared = new Set<unknown>();
+  const { setTimeout: set, clearTimeout: clear } = globalThis;
+  globalThis.setTimeout = ((callback: () => void, ms?: number, ...rest: unknown[]) => {
+    const timer = (set as (...args: unknown[]) => NodeJS.Timeout)(callback, ms, ...rest);
+    if (ms === 10_000) started.push(timer);
+    return timer;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => (cleared.add(timer), clear(timer))) as typeof clearTimeout;
+  t.teardown(() => {
+    globalThis.setTimeout = set;
+    globalThis.clearTimeout = clear;
+  });
+
+  const unaryCall = rawRequest(port, grpcHeaders('/test.S/Unary', '10S'), encodeFrame(Buffer.from('abc')));
+  const stream = rawRequest(port, grpcHeaders('/test.S/Flood', '10000m'), encodeFrame(Buffer.from('x')));
+  await held(seen, seen.flooding, 1);
+  seen.flooding[0]!.release();
+  const [unaryDone, streamDone] = await Promise.all([unaryCall, stream]);
+  t.same(unaryDone.data, encodeFrame(Buffer.from('length 3')));
+  t.equal(statusOf(unaryDone).status, '0', 'the unary call: its answer, OK');
+  t.equal(statusOf(streamDone).status, '0', 'the server stream: OK');
+  t.equal(seen.flooding[0]!.call.cancelled, false, 'its handler was not cancelled');
+  t.equal(started.length, 2, 'a deadline timer for each call');
+  t.ok(
+    started.every((timer) => cleared.has(timer)),
+    'both cleared when their call ended',
+  );
+});
+
+t.test('deadline: a malformed grpc-timeout is ignored', async (t) => {
+  const { listening, seen } = serve(t);
+  const port = await listening;
+  // Each would be a deadline of about a millisecond to a lax parser: no unit, a space, a bad unit, 9 digits.
+  const malformed = ['1', '1 m', '1x', '1mm', '000000001m'];
+  const calls = malformed.map((timeout) => rawRequest(port, grpcHeaders('/test.S/Wait', timeout), encodeFrame(Buffer.from(timeout))));
+  await held(seen, seen.waiting, malformed.length);
+  // A well-formed, later deadline: once it has passed, any of the ones above would have too.
+  const reference = await rawRequest(port, grpcHeaders('/test.S/Wait', '20m'), encodeFrame(Buffer.from('reference')));
+  t.equal(statusOf(reference).status, '4', 'the well-formed deadline passed');
+  t.same(
+    seen.waiting.slice(0, malformed.length).map((held) => held.call.cancelled),
+    malformed.map(() => false),
+    'no call with a malformed grpc-timeout was cancelled',
+  );
+  for (const held of seen.waiting) held.release();
+  const responses = await Promise.all(calls);
+  t.same(
+    responses.map((response) => statusOf(response).status),
+    malformed.map(() => '0'),
+    'each answered OK',
+  );
+  t.same(
+    responses.map((response) => response.data.toString('latin1', 5)),
+    malformed,
+    'with its own answer',
+  );
+});
 
 t.test('compressed requests: a client that gzips or deflates its messages is served', async (t) => {
   const port = await serve(t).listening;

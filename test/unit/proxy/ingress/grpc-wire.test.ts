@@ -1,10 +1,11 @@
 /**
  * The gRPC length-prefixed framing the ingress and the user-function channel share: messages
- * come back whole and in order however the byte stream is cut, and bad frames are refused.
+ * come back whole and in order however the byte stream is cut, and bad frames are refused. And
+ * `grpc-timeout`, which the ingress and the user-function library's server both enforce.
  */
 import t from 'tap';
 import { Status } from '../../../../src/proxy/dispatch.js';
-import { encodeFrame, FrameDecoder, GrpcFrameError } from '../../../../src/proxy/ingress/grpc-wire.js';
+import { encodeFrame, FrameDecoder, GrpcFrameError, parseGrpcTimeout } from '../../../../src/proxy/ingress/grpc-wire.js';
 
 /** A deterministic generator (mulberry32), so a failing cut can be replayed. */
 function random(seed: number): () => number {
@@ -63,4 +64,28 @@ t.test('compressed and oversized frames are refused with their gRPC status', asy
   t.equal(statusOf(new FrameDecoder(100), encodeFrame(Buffer.alloc(101))), Status.RESOURCE_EXHAUSTED, 'over the limit: RESOURCE_EXHAUSTED');
   const header = encodeFrame(Buffer.alloc(101)).subarray(0, 5);
   t.equal(statusOf(new FrameDecoder(100), header), Status.RESOURCE_EXHAUSTED, 'refused from the header alone, before the body arrives');
+});
+
+t.test('grpc-timeout: at most 8 digits and one unit of H M S m u n, in milliseconds; anything else is no deadline', async (t) => {
+  const table: [string | undefined, number | undefined][] = [
+    ['2H', 7_200_000],
+    ['3M', 180_000],
+    ['5S', 5000],
+    ['50m', 50],
+    ['1500u', 1.5],
+    ['2000000n', 2],
+    ['99999999m', 99_999_999],
+    ['0m', 0],
+    [undefined, undefined],
+    ['', undefined],
+    ['50', undefined],
+    ['m', undefined],
+    ['123456789m', undefined],
+    ['1.5S', undefined],
+    ['-1S', undefined],
+    [' 1S', undefined],
+    ['1s', undefined],
+    ['1mm', undefined],
+  ];
+  for (const [header, ms] of table) t.equal(parseGrpcTimeout(header), ms, String(header));
 });
