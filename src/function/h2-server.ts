@@ -63,9 +63,6 @@ const SERVER_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 1_000_000, // megabytes
 };
 
-/** The longest delay a Node timer takes (a longer one fires at once); a deadline further away is not timed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
 
 /** The status of a call's end, as headers (`grpc-message` only when there is one). */
@@ -118,7 +115,7 @@ export class ServerCall<Request, Response> extends EventEmitter {
   ) {
     super();
     this.decoder = new FrameDecoder(maxReceiveMessageBytes, encoding);
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+    if (timeoutMs !== undefined) {
       this.deadline = setTimeout(() => this.deadlineExceeded(), timeoutMs);
       this.deadline.unref();
     }

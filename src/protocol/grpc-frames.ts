@@ -42,15 +42,21 @@ export function grpcEncoding(header: string | string[] | undefined): GrpcEncodin
 
 const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
+/** The longest delay a Node timer takes (a longer one fires after 1 ms): about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A `grpc-timeout` header in milliseconds, or undefined when absent or malformed (the gRPC spec:
- * at most 8 digits, then one unit of H, M, S, m, u, n). A server ignores a malformed one.
+ * at most 8 digits, then one unit of H, M, S, m, u, n). A server ignores a malformed one. A
+ * deadline further away than a Node timer can wait (`99999999H` is legal) is undefined too: no
+ * deadline, rather than a timer that fires at once.
  */
 export function parseGrpcTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const match = /^(\d{1,8})([HMSmun])$/.exec(value);
   if (match === null) return undefined;
-  return Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
+  const ms = Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
+  return ms <= MAX_TIMER_MS ? ms : undefined;
 }
 
 /** A frame stream that breaks the protocol; `status` is what the call ends with. */

@@ -75,6 +75,9 @@ t.test('grpc-timeout: at most 8 digits and one unit of H M S m u n, in milliseco
     ['1500u', 1.5],
     ['2000000n', 2],
     ['99999999m', 99_999_999],
+    ['596H', 2_145_600_000], // within a Node timer's reach (2^31 - 1 ms)
+    ['597H', undefined], // legal but beyond it: no deadline, not one that fires at once
+    ['99999999S', undefined],
     ['0m', 0],
     [undefined, undefined],
     ['', undefined],
