@@ -10,6 +10,30 @@ import { UserFunctionCallError, UserFunctionErrorCode } from '../user-function.j
 
 const codeOf = (err: unknown): string | undefined => (err instanceof CloudstateError ? err.code : undefined);
 
+/** Code of `EntityRecoveryError`. */
+export const ENTITY_RECOVERY_FAILED = 'ERR_PROXY_ENTITY_RECOVERY';
+
+/**
+ * An entity could not recover (its journal or store could not be read): the commands waiting
+ * for it fail, and the next command tries the recovery again. Its code reaches the node that
+ * asked, which answers with `recoveryFailureDescription`.
+ */
+export class EntityRecoveryError extends CloudstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ENTITY_RECOVERY_FAILED, message, options);
+  }
+}
+
+/**
+ * What the client sees when an entity cannot recover, as the reference proxy words it: an
+ * event-sourced entity (`kind` `entity`) says `Error recovering event log`; a value entity,
+ * whose recovery is one read of its state, crashes as on any store failure (`Unexpected Value
+ * entity failure`).
+ */
+export function recoveryFailureDescription(kind: string): string {
+  return kind === 'entity' ? 'Error recovering event log' : `Unexpected ${kind} failure`;
+}
+
 /**
  * The client's view of an error from the user function or an entity. `kind` is the word of
  * the entity's crash descriptions (`entity`, `Value entity`).
@@ -27,8 +51,11 @@ export function toCallError(err: unknown, kind = 'entity'): CallError {
       return new CallError(grpcCode as StatusCode, description, { cause: err });
     }
     case 'ERR_SHARDING_ENTITY_STOPPED':
-    case 'ERR_SHARDING_ENTITY_START':
       return new CallError(Status.UNKNOWN, `Unexpected ${kind} failure`, { cause: err });
+    // An entity of the proxy's starts by recovering: a start that failed is a failed recovery.
+    case 'ERR_SHARDING_ENTITY_START':
+    case ENTITY_RECOVERY_FAILED:
+      return new CallError(Status.UNKNOWN, recoveryFailureDescription(kind), { cause: err });
     case 'ERR_SHARDING_TIMEOUT':
       return new CallError(Status.DEADLINE_EXCEEDED, message, { cause: err });
     case 'ERR_SHARDING_STOPPED':

@@ -6,14 +6,16 @@
  *
  * When the stream goes wrong the entity "crashes" as the reference proxy's does: the command
  * at hand fails with `Unexpected <kind> failure` (a stream-level failure, a reply to another
- * command, an empty message) or `Unexpected <kind> termination` (the user function ended or
- * broke the stream), the stream is closed, and the next command opens a new one, with
- * recovery. For event-sourced entities a `client_action.failure` with `restart = true` also
- * closes the stream, and a new one is opened and recovered at once (the TCK expects the replay
- * before the next command). A user
+ * command, an empty message) or `Unexpected <kind> termination` (the user function ended the
+ * stream, or it broke under the command: the user function crashed mid-command), the stream is
+ * closed, and the next command opens a new one, with recovery. For event-sourced entities a
+ * `client_action.failure` with `restart = true` also closes the stream, and a new one is
+ * opened and recovered at once (the TCK expects the replay before the next command). A user
  * function that cannot be reached fails the command with `UserFunctionCallError` (UNAVAILABLE)
- * and the next command tries again. Storage errors throw `EntityStoppedError`: sharding then
- * starts a new instance.
+ * and the next command tries again (./stream-end.ts decides which of the two a stream's end
+ * is). A failed recovery throws `EntityRecoveryError` (the next command recovers again); a
+ * failed write of a reply's effects throws `EntityStoppedError` (sharding then starts a new
+ * instance).
  *
  * ```
  *   (no stream) ──command──► connect (init, recovery) ──► open ──reply──► open
@@ -29,10 +31,12 @@ import type { Command, Failure, Int64 } from '../../protocol/index.js';
 import type { EntityContext, EntityInstance } from '../../sharding/index.js';
 import { EntityStoppedError } from '../../sharding/index.js';
 import type { ServiceModel } from '../model.js';
-import { UserFunctionCallError, UserFunctionErrorCode } from '../user-function.js';
+import { UserFunctionCallError } from '../user-function.js';
 import type { ProtocolStream, StreamItem, UserFunctionClient } from '../user-function.js';
+import { EntityRecoveryError } from './errors.js';
 import { failureReply } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
+import { streamEndOutcome } from './stream-end.js';
 
 /** What an entity support needs besides sharding's context and storage. */
 export interface EntitySupportOptions {
@@ -59,6 +63,8 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
   /** A restart's new stream, being recovered. */
   private reconnecting: Promise<ProtocolStream<In, StreamOut<Reply>>> | undefined;
   private commandId = 0;
+  /** The user function answered on `stream`: it is known to have reached a live user function. */
+  private answered = false;
   protected readonly log: Logger;
 
   constructor(
@@ -92,12 +98,14 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     const item = await this.nextWithin(stream);
     if (item === TIMEOUT) return this.crash('termination', `no answer to command ${id} (${command.name}) within ${this.o.relayTimeoutMs} ms`);
     if ('end' in item) {
-      if (item.error?.code === UserFunctionErrorCode.Unavailable) {
+      const outcome = streamEndOutcome(item.error, this.answered);
+      if ('unavailable' in outcome) {
         this.closeStream();
-        throw item.error;
+        throw outcome.unavailable;
       }
-      return this.crash('termination', item.error ? describeError(item.error) : 'the user function closed the stream');
+      return this.crash('termination', `command ${id} (${command.name}) outstanding: ${outcome.termination}`);
     }
+    this.answered = true;
     const { reply, failure } = item.message;
     if (failure) return this.crash('failure', `${failure.description ?? ''} (command ${int64ToNumber(failure.command_id)})`);
     if (!reply) return this.crash('failure', 'empty or unknown message from the entity output stream');
@@ -155,9 +163,11 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
       this.stream = await connecting;
     } catch (err) {
       if (err instanceof UserFunctionCallError || err instanceof EntityStoppedError) throw err;
-      throw new EntityStoppedError(`recovery of ${this.context.persistenceId} failed: ${describeError(err)}`, { cause: err });
+      this.log.error({ err: describeError(err) }, 'the entity could not recover; the next command tries again');
+      throw new EntityRecoveryError(`recovery of ${this.context.persistenceId} failed: ${describeError(err)}`, { cause: err });
     }
     this.commandId = 0;
+    this.answered = false;
     return this.stream;
   }
 

@@ -11,6 +11,17 @@ const event = (s: string) => anyOf('t.Ev', bytes(s));
 const replyTo = (id: number, text: string, extra: object = {}) => ({ reply: { command_id: id, client_action: { reply: { payload: anyOf('t.Msg', msg(text)) } }, ...extra } });
 const commandFor = (entity: string, id: number, payload = key(entity)) => ({ command: { entity_id: entity, id, name: 'Cmd', payload: { type_url: keyUrl, value: b64(payload) } } });
 
+/** The journal plugin's methods, bound, with `overrides` in place of some (to gate or fail them). */
+const journalWith = (plugin: JournalPlugin, overrides: Partial<JournalPlugin>): JournalPlugin => ({
+  capabilities: plugin.capabilities,
+  writeBatch: plugin.writeBatch.bind(plugin),
+  replay: plugin.replay.bind(plugin),
+  highestSeqNr: plugin.highestSeqNr.bind(plugin),
+  deleteTo: plugin.deleteTo.bind(plugin),
+  close: plugin.close.bind(plugin),
+  ...overrides,
+});
+
 async function stored(node: Node, persistenceId: string) {
   const out: { seqNr: number; manifest: string; payload: string; tags: readonly string[] }[] = [];
   for await (const e of node.storage.journal.replay(persistenceId)) out.push({ seqNr: e.seqNr, manifest: e.manifest, payload: new TextDecoder().decode(e.payload), tags: e.tags });
@@ -26,21 +37,16 @@ t.test('a reply: init, command without metadata, events persisted before the ans
   const released = new Promise<void>((r) => (release = r));
   let gated = true;
   const node = await startNode(t, {
-    wrapJournal: (plugin): JournalPlugin => ({
-      ...plugin,
-      capabilities: plugin.capabilities,
-      replay: plugin.replay.bind(plugin),
-      highestSeqNr: plugin.highestSeqNr.bind(plugin),
-      deleteTo: plugin.deleteTo.bind(plugin),
-      close: plugin.close.bind(plugin),
-      async writeBatch(writes) {
-        if (gated) {
-          gate?.();
-          await released;
-        }
-        return plugin.writeBatch(writes);
-      },
-    }),
+    wrapJournal: (plugin) =>
+      journalWith(plugin, {
+        async writeBatch(writes) {
+          if (gated) {
+            gate?.();
+            await released;
+          }
+          return plugin.writeBatch(writes);
+        },
+      }),
   });
   const call = node.call('/t.Es/Cmd', key('a'), [{ key: 'x-user', string_value: 'u' }]);
   const conn = await node.uf.eventSourced.next();
@@ -203,20 +209,16 @@ t.test('a command the user function does not answer in time: DEADLINE_EXCEEDED, 
 t.test('events that cannot be stored: "Unexpected entity failure", nothing stored, and the entity recovers from the journal', async (t) => {
   let failNext = false;
   const node = await startNode(t, {
-    wrapJournal: (plugin): JournalPlugin => ({
-      capabilities: plugin.capabilities,
-      replay: plugin.replay.bind(plugin),
-      highestSeqNr: plugin.highestSeqNr.bind(plugin),
-      deleteTo: plugin.deleteTo.bind(plugin),
-      close: plugin.close.bind(plugin),
-      writeBatch(writes) {
-        if (failNext) {
-          failNext = false;
-          return Promise.reject(new Error('disk on fire'));
-        }
-        return plugin.writeBatch(writes);
-      },
-    }),
+    wrapJournal: (plugin) =>
+      journalWith(plugin, {
+        writeBatch(writes) {
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(new Error('disk on fire'));
+          }
+          return plugin.writeBatch(writes);
+        },
+      }),
   });
   const first = node.call('/t.Es/Cmd', key('j'));
   const conn = await node.uf.eventSourced.next();
@@ -239,4 +241,41 @@ t.test('events that cannot be stored: "Unexpected entity failure", nothing store
   conn2.send(replyTo(1, 'ok', { events: [event('j2')] }));
   await next;
   t.same((await stored(node, 'es|j')).map((e) => `${e.seqNr}:${e.payload}`), ['1:j1', '2:j2']);
+});
+
+t.test('a journal that cannot be read: "Error recovering event log", on the first start and on a recovery after a crash; the next command recovers', async (t) => {
+  let failReads = false;
+  const node = await startNode(t, {
+    wrapJournal: (plugin) =>
+      journalWith(plugin, {
+        highestSeqNr: (persistenceId) => (failReads ? Promise.reject(new Error('journal unreachable')) : plugin.highestSeqNr(persistenceId)),
+      }),
+  });
+  failReads = true;
+  const err = await rejection(node.call('/t.Es/Cmd', key('r')));
+  t.same([err.status, err.message], [Status.UNKNOWN, 'Error recovering event log'], 'first start');
+  t.equal(node.uf.eventSourced.size, 0, 'no stream was opened');
+  failReads = false;
+  const first = node.call('/t.Es/Cmd', key('r'));
+  const conn = await node.uf.eventSourced.next();
+  t.same(await conn.expect(), { init: { service_name: 't.Es', entity_id: 'r' } });
+  t.same(await conn.expect(), commandFor('r', 1));
+  conn.send(replyTo(1, 'ok', { events: [event('r1')] }));
+  await first;
+
+  const crashing = node.call('/t.Es/Cmd', key('r'));
+  await conn.expect();
+  conn.end();
+  t.equal((await rejection(crashing)).message, 'Unexpected entity termination');
+  failReads = true;
+  const err2 = await rejection(node.call('/t.Es/Cmd', key('r')));
+  t.same([err2.status, err2.message], [Status.UNKNOWN, 'Error recovering event log'], 'recovery after a crash');
+  failReads = false;
+  const again = node.call('/t.Es/Cmd', key('r'));
+  const conn2 = await node.uf.eventSourced.next();
+  t.same(await conn2.expect(), { init: { service_name: 't.Es', entity_id: 'r' } });
+  t.same(await conn2.expect(), { event: { sequence: 1, payload: { type_url: 'type.googleapis.com/t.Ev', value: b64(bytes('r1')) } } });
+  t.same(await conn2.expect(), commandFor('r', 1));
+  conn2.send(replyTo(1, 'recovered'));
+  t.equal(msgText((await again).payload), 'recovered');
 });

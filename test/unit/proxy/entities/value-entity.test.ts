@@ -88,3 +88,22 @@ t.test('stream failures of value entities say "Value entity"', async (t) => {
   conn2.end();
   t.equal((await rejection(second)).message, 'Unexpected Value entity termination');
 });
+
+t.test('a state that cannot be read: "Unexpected Value entity failure" (the reference value entity crashes); the next command reads it again', async (t) => {
+  const node = await startNode(t);
+  const kv = node.plugin.keyValueStore;
+  const get = kv.get.bind(kv);
+  kv.get = () => Promise.reject(new Error('store unreachable'));
+  t.teardown(() => {
+    kv.get = get;
+  });
+  const err = await rejection(node.call('/t.Ve/Cmd', key('r')));
+  t.same([err.status, err.message], [Status.UNKNOWN, 'Unexpected Value entity failure']);
+  kv.get = get;
+  const next = node.call('/t.Ve/Cmd', key('r'));
+  const conn = await node.uf.valueEntity.next();
+  t.same(await conn.expect(), { init: { service_name: 't.Ve', entity_id: 'r', state: {} } });
+  t.same(await conn.expect(), commandFor('r', 1));
+  conn.send(replyTo(1, 'read'));
+  t.equal(msgText((await next).payload), 'read');
+});
