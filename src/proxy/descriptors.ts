@@ -10,6 +10,7 @@
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { EntityType, int64ToNumber, pinFullNames, protobuf, protocolType, TYPE_URL_PREFIX } from '../protocol/index.js';
 import type { EntitySpec } from '../protocol/index.js';
+import { keyText } from './key-text.js';
 import type { HttpRule, MethodModel, ProxyModel, ServiceModel } from './model.js';
 
 // Importing the extension installs Root.fromDescriptor; keep the import from being elided.
@@ -136,10 +137,10 @@ export function buildProxyModel(spec: EntitySpec): ProxyModel {
       const where = `${serviceName}.${name}`;
       const inputType = lookupType(inputName, where);
       const outputType = lookupType(outputName, where);
-      const keyNumbers = (messages.get(inputName)?.field ?? []).filter(isKeyField).map((f) => f.number ?? 0);
-      const entityKeyFields = keyNumbers
-        .sort((a, b) => a - b)
-        .map((n) => inputType.fieldsById[n])
+      // In declaration order, as the reference sorts them (`FieldDescriptor.getIndex`), not by number.
+      const entityKeyFields = (messages.get(inputName)?.field ?? [])
+        .filter(isKeyField)
+        .map((f) => inputType.fieldsById[f.number ?? 0])
         .filter((f): f is protobuf.Field => f !== undefined);
       const model: MethodModel = {
         serviceName,
@@ -170,23 +171,17 @@ export function buildProxyModel(spec: EntitySpec): ProxyModel {
   return { descriptorSet, files, root, services: serviceModels, method: (path) => byPath.get(path) };
 }
 
-/** A key field's value as the reference proxy prints it (`toString` of the value). */
-function keyText(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  return String(value);
-}
-
 /**
- * The entity id a command addresses: its key fields' values (by field number) joined with
- * `-`; `""` when the method has none (actions). Throws on a payload that does not decode.
+ * The entity id a command addresses: its key fields' values (./key-text.ts), in declaration
+ * order, joined with `-`; `""` when the method has none (actions). Throws on a payload that
+ * does not decode.
  */
 export function entityIdOf(method: MethodModel, payload: Uint8Array): string {
   const keys = method.entityKeyFields;
   if (keys.length === 0) return '';
   const message = method.inputType.decode(payload) as unknown as Record<string, unknown>;
-  if (keys.length === 1) return keyText(message[keys[0]!.name]);
-  return keys.map((field) => keyText(message[field.name])).join('-');
+  if (keys.length === 1) return keyText(keys[0]!, message[keys[0]!.name]);
+  return keys.map((field) => keyText(field, message[field.name])).join('-');
 }
 
 /** Whether a service's entities are sharded with state (event sourced or value entity). */

@@ -3,11 +3,12 @@
  * the reference proxy's `EntityDiscoveryManager`): the protocol version, at least one entity,
  * entity types the proxy knows and supports, one persistence id per stateful service, for
  * event-sourced and value entities no streamed methods, for CRDT entities no client-streaming
- * methods, and for all three an entity key on every method's input. Pure: each function returns the problems found, as messages written for the user
- * function's developer (what is wrong, where, and what to change); it reports nothing and
- * throws nothing.
+ * methods, and for all three an entity key on every method's input, each key field one that
+ * prints as an entity id. Pure: each function returns the problems found, as messages written
+ * for the user function's developer (what is wrong, where, and what to change); it reports
+ * nothing and throws nothing.
  */
-import { EntityType, PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION } from '../protocol/index.js';
+import { EntityType, PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION, protobuf } from '../protocol/index.js';
 import type { EntitySpec } from '../protocol/index.js';
 import type { ProxyModel } from './model.js';
 
@@ -90,10 +91,23 @@ const entityKinds: Record<string, string> = {
 };
 
 /**
+ * What a key field is when its value cannot be an entity id, else undefined. The reference
+ * proxy would print a message as protobuf text format and a repeated or map field as a Java
+ * list: ids no one means, which this proxy could not reproduce. Scalars and enums print
+ * (./key-text.ts); bytes too, though the reference's ids for them are unusable.
+ */
+function unprintableKey(field: protobuf.Field): string | undefined {
+  if (field.map) return 'a map';
+  if (field.repeated) return 'a repeated field';
+  if (field.resolvedType instanceof protobuf.Type) return field.delimited ? 'a group' : `a message (${field.resolvedType.fullName.replace(/^\./, '')})`;
+  return undefined;
+}
+
+/**
  * Problems with the methods of the services, once the descriptors are parsed: event-sourced
  * and value entities take one command and give one reply (no streaming), CRDT entities take
  * one command (server streaming allowed: a streamed command), and every command of these
- * names its entity through `(cloudstate.entity_key)` fields.
+ * names its entity through `(cloudstate.entity_key)` fields, each a singular scalar or enum.
  */
 export function modelProblems(model: ProxyModel): string[] {
   const problems: string[] = [];
@@ -111,11 +125,21 @@ export function modelProblems(model: ProxyModel): string[] {
         const shape = method.clientStreaming && method.serverStreaming ? 'bidirectional streaming' : method.clientStreaming ? 'client streaming' : 'server streaming';
         problems.push(`Method ${where} is ${shape}, but ${service.name} is ${kind}, whose commands are unary: remove the "stream" keyword(s) or serve the method from an action.`);
       }
+      const input = method.inputType.fullName.replace(/^\./, '');
       if (method.entityKeyFields.length === 0) {
         problems.push(
-          `Method ${where} has no entity key: ${service.name} is ${kind}, so its input message ${method.inputType.fullName.replace(/^\./, '')} ` +
+          `Method ${where} has no entity key: ${service.name} is ${kind}, so its input message ${input} ` +
             `must mark the field(s) that identify the entity with [(cloudstate.entity_key) = true] (import "cloudstate/entity_key.proto").`,
         );
+      }
+      for (const field of method.entityKeyFields) {
+        const shape = unprintableKey(field);
+        if (shape) {
+          problems.push(
+            `Method ${where} has entity key field ${field.name} (in ${input}), which is ${shape}, but an entity id is the text of singular scalar or enum key fields: ` +
+              `mark a string, number, bool or enum field (or several, whose values are joined with "-") with [(cloudstate.entity_key) = true] instead.`,
+          );
+        }
       }
     }
   }

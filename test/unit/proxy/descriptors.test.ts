@@ -41,7 +41,7 @@ function specWith(files: object[], entities: object[]) {
   return { proto: set.encode({ file: files }).finish(), entities };
 }
 
-t.test('builds methods with types, key fields in field-number order, HTTP rules and streaming flags', async (t) => {
+t.test('builds methods with types, key fields, HTTP rules and streaming flags', async (t) => {
   const spec = specWith([cartFile], [{ entity_type: EntityType.eventSourced, service_name: 'shop.Cart', persistence_id: 'carts' }]);
   const model = buildProxyModel(spec);
   const service = model.services.get('shop.Cart')!;
@@ -51,7 +51,7 @@ t.test('builds methods with types, key fields in field-number order, HTTP rules 
   const add = model.method('/shop.Cart/AddItem')!;
   t.equal(add.inputTypeUrl, 'type.googleapis.com/shop.AddLineItem');
   t.equal(add.outputTypeUrl, 'type.googleapis.com/shop.Ack');
-  t.same(add.entityKeyFields.map((f) => f.id), [1, 2], 'entity_key and legacy_entity_key, by field number');
+  t.same(add.entityKeyFields.map((f) => f.id), [1, 2], 'entity_key and legacy_entity_key');
   t.match(add.httpRule, { post: '/cart/{user_id}/items/add', body: '*' });
   t.equal(add.serverStreaming, false);
   t.equal(model.method('/shop.Cart/Watch')!.serverStreaming, true);
@@ -72,6 +72,37 @@ t.test('a single key is the value as text; a method with no key gives ""', async
   t.equal(model.services.get('shop.Cart')!.persistenceId, 'Cart', 'persistence id defaults to the simple service name');
   const keyless = { ...add, entityKeyFields: [] };
   t.equal(entityIdOf(keyless, new Uint8Array()), '');
+});
+
+t.test('several keys join with "-" in declaration order, each printed as Java prints it', async (t) => {
+  const key = { '.cloudstate.entity_key': true };
+  const file = {
+    name: 'shop/line.proto',
+    package: 'shop',
+    dependency: ['cloudstate/entity_key.proto'],
+    syntax: 'proto3',
+    enum_type: [{ name: 'Region', value: [{ name: 'US', number: 0 }, { name: 'EU', number: 1 }] }],
+    message_type: [
+      {
+        name: 'Line',
+        // Declared out of number order: the reference orders keys by declaration (FieldDescriptor.getIndex).
+        field: [
+          { name: 'region', number: 5, label: 1, type: 14, type_name: '.shop.Region', json_name: 'region', options: key },
+          { name: 'price', number: 1, label: 1, type: 1, json_name: 'price', options: key },
+          { name: 'weight', number: 2, label: 1, type: 2, json_name: 'weight', options: key },
+          { name: 'count', number: 3, label: 1, type: 3, json_name: 'count', options: key },
+          { name: 'gift', number: 4, label: 1, type: 8, json_name: 'gift', options: key },
+          { name: 'sku', number: 6, label: 1, type: 9, json_name: 'sku', options: key },
+        ],
+      },
+    ],
+    service: [{ name: 'Lines', method: [{ name: 'Add', input_type: '.shop.Line', output_type: '.shop.Line' }] }],
+  };
+  const model = buildProxyModel(specWith([file], [{ entity_type: EntityType.valueEntity, service_name: 'shop.Lines' }]));
+  const add = model.method('/shop.Lines/Add')!;
+  const id = (line: object) => entityIdOf(add, add.inputType.encode(line).finish());
+  t.equal(id({ region: 1, price: 1, weight: 0.1, count: '9007199254740993', gift: true, sku: 'a-1' }), 'EU-1.0-0.1-9007199254740993-true-a-1');
+  t.equal(id({ price: 1e10, weight: 1e-4 }), 'US-1.0E10-1.0E-4-0-false-', 'unset keys print their defaults');
 });
 
 t.test('the passivation timeout comes from the entity', async (t) => {

@@ -3,7 +3,7 @@ import { EntityType } from '../../../src/protocol/index.js';
 import type { EntitySpec } from '../../../src/protocol/index.js';
 import { buildProxyModel } from '../../../src/proxy/descriptors.js';
 import { modelProblems, specProblems } from '../../../src/proxy/validation.js';
-import { testSpec } from './entities/fake-user-function.js';
+import { descriptorSetOf, testSpec } from './entities/fake-user-function.js';
 
 const rules = { supportedEntityTypes: [EntityType.action, EntityType.eventSourced, EntityType.valueEntity] };
 const v02 = { protocol_major_version: 0, protocol_minor_version: 2 };
@@ -49,4 +49,49 @@ t.test('modelProblems: streamed methods and missing entity keys on stateful enti
     ],
   );
   t.match(problems[0], /input message t\.Msg must mark the field\(s\) that identify the entity with \[\(cloudstate\.entity_key\) = true\]/);
+});
+
+t.test('modelProblems: an entity key field must be a singular scalar or enum', async (t) => {
+  const key = { '.cloudstate.entity_key': true };
+  const field = (name: string, number: number, type: number, more: object = {}) => ({ name, number, label: 1, type, json_name: name, options: key, ...more });
+  const file = {
+    name: 'k/keys.proto',
+    package: 'k',
+    syntax: 'proto2', // for the group
+    dependency: ['cloudstate/entity_key.proto'],
+    enum_type: [{ name: 'E', value: [{ name: 'A', number: 0 }] }],
+    message_type: [
+      { name: 'Inner', field: [{ name: 'id', number: 1, label: 1, type: 9, json_name: 'id' }] },
+      { name: 'Good', field: [field('s', 1, 9), field('e', 2, 14, { type_name: '.k.E' }), field('b', 3, 12), field('l', 4, 3), field('d', 5, 1)] },
+      {
+        name: 'Bad',
+        field: [
+          field('inner', 1, 11, { type_name: '.k.Inner' }),
+          field('tags', 2, 9, { label: 3 }),
+          field('attrs', 3, 11, { label: 3, type_name: '.k.Bad.AttrsEntry' }),
+          field('grp', 4, 10, { type_name: '.k.Bad.Grp' }),
+        ],
+        nested_type: [
+          { name: 'AttrsEntry', field: [{ name: 'key', number: 1, label: 1, type: 9 }, { name: 'value', number: 2, label: 1, type: 9 }], options: { map_entry: true } },
+          { name: 'Grp', field: [{ name: 'x', number: 5, label: 1, type: 9 }] },
+        ],
+      },
+    ],
+    service: [{ name: 'Svc', method: [{ name: 'Good', input_type: '.k.Good', output_type: '.k.Good' }, { name: 'Bad', input_type: '.k.Bad', output_type: '.k.Good' }] }],
+  };
+  const problemsAs = (entity_type: string) => modelProblems(buildProxyModel({ proto: descriptorSetOf([file]), entities: [{ entity_type, service_name: 'k.Svc' }] }));
+  const problems = problemsAs(EntityType.valueEntity);
+  t.same(
+    problems.map((p) => p.split(', but')[0]),
+    [
+      'Method k.Svc.Bad has entity key field inner (in k.Bad), which is a message (k.Inner)',
+      'Method k.Svc.Bad has entity key field tags (in k.Bad), which is a repeated field',
+      'Method k.Svc.Bad has entity key field attrs (in k.Bad), which is a map',
+      'Method k.Svc.Bad has entity key field grp (in k.Bad), which is a group',
+    ],
+    'string, enum, bytes, int64 and double keys pass; message, repeated, map and group keys do not',
+  );
+  t.match(problems[0], /: mark a string, number, bool or enum field \(or several, whose values are joined with "-"\) with \[\(cloudstate\.entity_key\) = true\] instead\.$/);
+  t.same(problemsAs(EntityType.crdt).length, 4, 'CRDT entities too');
+  t.same(problemsAs(EntityType.action), [], 'actions have no entity: their key fields are not read');
 });

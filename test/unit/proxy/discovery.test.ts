@@ -67,7 +67,8 @@ t.test('discovery stops when aborted while retrying', async (t) => {
   await t.rejects(running, { message: 'shutting down' });
 });
 
-// A second file: an event-sourced service with a streamed method and one whose input has no key.
+// A second file: an event-sourced service with a streamed method, one whose input has no key and
+// one whose key is a message.
 const badFile = {
   name: 'b/bad.proto',
   package: 'b',
@@ -75,10 +76,12 @@ const badFile = {
   message_type: [
     { name: 'Key', field: [{ name: 'id', number: 1, label: 1, type: 9, json_name: 'id', options: { '.cloudstate.entity_key': true } }] },
     { name: 'Plain', field: [{ name: 'id', number: 1, label: 1, type: 9, json_name: 'id' }] },
+    { name: 'ByKey', field: [{ name: 'key', number: 1, label: 1, type: 11, type_name: '.b.Key', json_name: 'key', options: { '.cloudstate.entity_key': true } }] },
   ],
   service: [
     { name: 'Streamy', method: [{ name: 'Watch', input_type: '.b.Key', output_type: '.b.Key', server_streaming: true }] },
     { name: 'Keyless', method: [{ name: 'Get', input_type: '.b.Plain', output_type: '.b.Key' }] },
+    { name: 'MessageKeyed', method: [{ name: 'Get', input_type: '.b.ByKey', output_type: '.b.Key' }] },
   ],
 };
 const good = testSpec();
@@ -99,6 +102,11 @@ t.test('an invalid spec is reported to the user function, and discovery ends wit
     ['a service missing from the descriptors', withEntities([{ entity_type: EntityType.action, service_name: 't.Missing' }]), /t\.Missing .* is not in the descriptor set/],
     ['a streamed method on an event-sourced entity', withEntities([{ entity_type: EntityType.eventSourced, service_name: 'b.Streamy' }]), /Method b\.Streamy\.Watch is server streaming, but b\.Streamy is an event-sourced entity/],
     ['a method without an entity key', withEntities([{ entity_type: EntityType.valueEntity, service_name: 'b.Keyless' }]), /Method b\.Keyless\.Get has no entity key: .* input message b\.Plain must mark/],
+    [
+      'a message-typed entity key',
+      withEntities([{ entity_type: EntityType.eventSourced, service_name: 'b.MessageKeyed' }]),
+      /Method b\.MessageKeyed\.Get has entity key field key \(in b\.ByKey\), which is a message \(b\.Key\), but an entity id is .*: mark a string, number, bool or enum field/,
+    ],
     [
       'two services with one persistence id',
       withEntities([
