@@ -5,6 +5,8 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { startModelUserFunction } from './model/server.js';
 import { startTck } from './support/harness.js';
+import { encode } from './support/codec.js';
+import { onceFinished } from './support/grpc-calls.js';
 import { action } from './support/protocol-messages.js';
 import { actionModel as M, type ActionRequest, type ProcessStep } from './support/models.js';
 
@@ -138,4 +140,38 @@ t.test('verify unary HTTP API', async (t) => {
 
   t.equal(await http.requestToError('tck/model/action/unary', '{"groups": [{"steps": [{"fail": {"message": "boom"}}]}]}'), 'boom', 'a failure is HTTP 500 with its description');
   await interceptor.expectActionUnaryConnection().expectIncoming(processUnary(single(failWith('boom')))).expectOutgoing(action.failure('boom'));
+});
+
+// Malformed protobuf (issue 5): INVALID_ARGUMENT from the proxy, which decodes each request as the
+// method's input; the user function never sees the bytes. A raw client: the TCK's encodes its messages.
+t.test('verify malformed requests are rejected with INVALID_ARGUMENT', async (t) => {
+  const raw = new grpc.Client(`127.0.0.1:${tck.proxyPort}`, grpc.credentials.createInsecure());
+  t.teardown(() => raw.close());
+  const identity = (b: Buffer) => b;
+  const truncatedVarint = Buffer.from([0x08, 0x80]); // field 1, varint: its continuation byte has no successor
+  const good = (step: ProcessStep) => Buffer.from(encode('cloudstate.tck.model.action.Request', single(step)));
+  const invalid = (method: string) => new RegExp(`^/${Service}/${method}: the request is not a valid cloudstate.tck.model.action.Request: index out of range`.replaceAll('.', '\\.'));
+  const statusOf = (call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>) => new Promise<grpc.StatusObject>((resolve) => onceFinished(call, resolve));
+
+  const unary = await new Promise<grpc.ServiceError | null>((resolve) => raw.makeUnaryRequest(`/${Service}/ProcessUnary`, identity, identity, truncatedVarint, (err) => resolve(err)));
+  t.equal(unary?.code, grpc.status.INVALID_ARGUMENT, 'unary: INVALID_ARGUMENT');
+  t.match(unary?.details, invalid('ProcessUnary'), 'naming the method and the decode error');
+
+  const out = await statusOf(raw.makeServerStreamRequest(`/${Service}/ProcessStreamedOut`, identity, identity, truncatedVarint).on('data', () => t.fail('no response')));
+  t.equal(out.code, grpc.status.INVALID_ARGUMENT, 'streamed out: INVALID_ARGUMENT');
+  t.match(out.details, invalid('ProcessStreamedOut'));
+  interceptor.verifyNoMoreInteractions(); // nothing reached the user function
+
+  const bidi = raw.makeBidiStreamRequest(`/${Service}/ProcessStreamed`, identity, identity);
+  const responses: Buffer[] = [];
+  bidi.on('data', (b: Buffer) => responses.push(b));
+  const ended = statusOf(bidi);
+  bidi.write(good(replyWith('X')));
+  const connection = await interceptor.expectActionStreamedConnection().expectIncoming(processStreamed).expectIncoming(payload(replyWith('X'))).expectOutgoing(reply('X'));
+  bidi.write(truncatedVarint);
+  const status = await ended;
+  t.equal(status.code, grpc.status.INVALID_ARGUMENT, 'streamed: the call ends INVALID_ARGUMENT at the malformed message');
+  t.match(status.details, invalid('ProcessStreamed'));
+  t.equal(responses.length, 1, 'after the reply to the good message');
+  await connection.expect.expectInEnd(); // the user function's stream is cancelled, without the malformed message
 });

@@ -7,7 +7,8 @@
  *   = the service's persistence id), so each entity runs on one node of the cluster and handles
  *   one command at a time; the entity id comes from the request's key fields. Entities are
  *   passivated after the service's discovered passivation timeout, else `passivationTimeoutMs`.
- * - Actions: called directly on this node.
+ * - Actions: called directly on this node; a request message that does not decode as the
+ *   method's input ends the call INVALID_ARGUMENT before the user function sees it.
  * - CRDT services (when `crdt` is given): an instance per entity on every node (../crdt/);
  *   server-streaming methods are streamed commands.
  *
@@ -17,7 +18,7 @@
  */
 import { describeError, silentLogger, systemScheduler } from '../../core/index.js';
 import type { Logger, Scheduler } from '../../core/index.js';
-import { EntityType } from '../../protocol/index.js';
+import { EntityType, TYPE_URL_PREFIX } from '../../protocol/index.js';
 import type { Any, MetadataEntry } from '../../protocol/index.js';
 import { idleTimeout } from '../../sharding/index.js';
 import type { EntityTypeHandle, Sharding } from '../../sharding/index.js';
@@ -65,6 +66,39 @@ export interface DispatcherOptions {
 /** Routes every call of the model's services; registers one sharding entity type per stateful service. */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return new EntityDispatcher(options);
+}
+
+/** A request that is not an encoded input message of its method: the client's mistake. */
+const invalidRequest = (method: MethodModel, err: unknown): CallError =>
+  new CallError(Status.INVALID_ARGUMENT, `${method.path}: the request is not a valid ${method.inputType.fullName.replace(/^\./, '')}: ${describeError(err)}`);
+
+/**
+ * `invalidRequest` unless `bytes` decode as the method's input. Actions get the bytes as they
+ * came (payloads pass through), so this only decodes, to keep malformed protobuf from the user
+ * function: the client gets INVALID_ARGUMENT, as for an entity, whose key is decoded anyway.
+ * Only bytes that claim to be the method's input (by `typeUrl`) are checked: eventing hands a
+ * `google.protobuf.Any` method events of any type, JSON and primitives included, as they are.
+ */
+function undecodable(method: MethodModel, typeUrl: string | undefined, bytes: Uint8Array): CallError | undefined {
+  if (typeUrl !== TYPE_URL_PREFIX + method.inputType.fullName.slice(1)) return undefined;
+  try {
+    method.inputType.decode(bytes);
+    return undefined;
+  } catch (err) {
+    return invalidRequest(method, err);
+  }
+}
+
+/**
+ * A call's requests, each checked by `undecodable`; the first that fails ends them, kept in
+ * `failed` (the action's stream to the user function swallows the error: it only cancels).
+ */
+async function* decodable(method: MethodModel, requests: AsyncIterable<Uint8Array>, failed: { error?: CallError }): AsyncGenerator<Uint8Array> {
+  for await (const request of requests) {
+    failed.error = undecodable(method, method.inputTypeUrl, request);
+    if (failed.error) throw failed.error;
+    yield request;
+  }
 }
 
 const kindOf = (service: ServiceModel): string => (service.entityType === EntityType.valueEntity ? 'Value entity' : 'entity');
@@ -128,14 +162,17 @@ class EntityDispatcher implements Dispatcher {
       return;
     }
     const trace: Hop[] = [{ reason: 'initial', service: method.serviceName, command: method.name }];
+    // A request that does not decode ends the call: the user function sees it cancelled.
+    const failed: { error?: CallError } = {};
     try {
-      for await (const reply of streamAction(this.o.client, call)) {
+      for await (const reply of streamAction(this.o.client, { ...call, requests: decodable(method, call.requests, failed) })) {
         const response = this.responseOf(method, await this.router.complete(reply, trace));
         if (response) yield response;
       }
     } catch (err) {
-      throw toCallError(err);
+      throw failed.error ?? toCallError(err);
     }
+    if (failed.error) throw failed.error;
   }
 
   /** A streamed CRDT command: each message routed; leaving the loop (client gone, failure) cancels the command. */
@@ -167,6 +204,8 @@ class EntityDispatcher implements Dispatcher {
     if (!service) throw new CallError(Status.UNIMPLEMENTED, `service ${method.serviceName} is not served by the user function`);
     if (service.entityType === EntityType.action) {
       if (method.clientStreaming || method.serverStreaming) throw new CallError(Status.INTERNAL, `${method.path} is streamed: call it as a stream`);
+      const invalid = undecodable(method, payload.type_url, payload.value ?? new Uint8Array(0));
+      if (invalid) throw invalid;
       return invokeAction(this.o.client, method, payload, metadata, cancel?.signal).catch((err: unknown) => {
         throw toCallError(err);
       });
@@ -183,7 +222,7 @@ class EntityDispatcher implements Dispatcher {
     try {
       entityId = entityIdOf(method, payload.value ?? new Uint8Array(0));
     } catch (err) {
-      throw new CallError(Status.INVALID_ARGUMENT, `${method.path}: the request is not a valid ${method.inputType.fullName.replace(/^\./, '')}: ${describeError(err)}`);
+      throw invalidRequest(method, err);
     }
     // Entities get no metadata: the reference proxy sends none and the TCK compares exactly.
     try {

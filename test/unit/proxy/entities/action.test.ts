@@ -150,3 +150,27 @@ t.test('a client that goes away cancels the streamed call to the user function',
   t.same(got, ['echo a']);
   t.equal(await node.uf.cancelled.next(), 'handleStreamed', 'the user function sees the call cancelled');
 });
+
+t.test('a request that does not decode as the input type ends the call INVALID_ARGUMENT, unseen by the user function', async (t) => {
+  const node = await startNode(t);
+  const streamedPayloads: unknown[] = [];
+  node.uf.actions = {
+    unary: (c) => reply(`got ${c.payload?.type_url}`),
+    streamed: (c) => (streamedPayloads.push(c.payload?.value), c.payload ? [reply(`echo ${textOf(c)}`)] : []),
+  };
+  const truncated = new Uint8Array([0x08, 0x80]); // field 1, a varint whose continuation byte has no successor
+  const unary = await rejection(node.call('/t.Act/Unary', truncated));
+  t.equal(unary.status, Status.INVALID_ARGUMENT);
+  t.match(unary.message, /^\/t\.Act\/Unary: the request is not a valid t\.Msg: index out of range/, 'naming the method, the type and the decode error');
+  t.notOk(node.uf.actionCalls.some((c) => c.rpc === 'handleUnary'), 'no unary call reached the user function');
+  const streamed = await rejection(collect(node, '/t.Act/Bidi', [msg('c'), truncated, msg('d')]));
+  t.equal(streamed.status, Status.INVALID_ARGUMENT, 'a streamed-in message too');
+  t.match(streamed.message, /^\/t\.Act\/Bidi: the request is not a valid t\.Msg/);
+  t.equal(await node.uf.cancelled.next(), 'handleStreamed', 'the user function sees the stream cancelled');
+  t.notOk(streamedPayloads.some((p) => p instanceof Uint8Array && Buffer.from(p).equals(Buffer.from(truncated))), 'and never the malformed bytes');
+
+  // Eventing calls the Any method with events of any type, under their own type URL: passed as they are.
+  const anyEvent = { ...node.method('/t.Act/Unary'), inputTypeUrl: 'p.cloudstate.io/int64' };
+  const passed = await node.dispatcher.unary(anyEvent, truncated, [], new AbortController());
+  t.equal(msgText(passed.payload), 'got p.cloudstate.io/int64', 'bytes of another type are not checked against the input type');
+});
