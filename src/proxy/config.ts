@@ -2,8 +2,9 @@
  * The proxy's settings from its command line and environment: pure (argv and env in, a
  * `ProxyConfig` or a usage error out), so every flag and variable is table-tested. Environment
  * variable names are the reference proxy's where it has one (HTTP_PORT, USER_FUNCTION_HOST,
- * USER_FUNCTION_PORT, REMOTING_PORT, POSTGRES_*, CASSANDRA_*; EVENTING_* are this proxy's own);
- * flags win over the environment.
+ * USER_FUNCTION_PORT, REMOTING_PORT, METRICS_HOST, METRICS_PORT, MANAGEMENT_PORT, POSTGRES_*,
+ * CASSANDRA_*; EVENTING_* and the other durations are this proxy's own); flags win over the
+ * environment. Secrets (POSTGRES_PASSWORD, CASSANDRA_PASSWORD) end up in the config: never log it whole.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_CONCURRENT_RECOVERIES } from '../sharding/index.js';
@@ -16,6 +17,20 @@ export interface ProxyConfig {
   /** Interface and port of the ingress (gRPC, gRPC-Web, HTTP/JSON, /ready, /alive, /metrics). */
   readonly httpHost: string;
   readonly httpPort: number;
+  /**
+   * A second listener for `/metrics` only (the reference's Prometheus port), on `metricsHost`;
+   * none when undefined. 0 picks a free port.
+   */
+  readonly metricsHost: string;
+  readonly metricsPort: number | undefined;
+  /** A second listener for `/ready` and `/alive` only (the reference's Akka management port), on `httpHost`; none when undefined. */
+  readonly managementPort: number | undefined;
+  /**
+   * On stop, how long calls that answer once (unary, client streaming) may take to finish
+   * before their connections are cut, ms (the reference's graceful-termination-timeout). Calls
+   * that answer with a stream are ended at once (UNAVAILABLE), whatever this says.
+   */
+  readonly gracefulTerminationMs: number;
   readonly userFunctionHost: string;
   readonly userFunctionPort: number;
   /** Dev mode: a one-node cluster that joins itself. */
@@ -30,7 +45,14 @@ export interface ProxyConfig {
   /** LevelDB data directory. */
   readonly dataDir: string;
   readonly postgres: { readonly connectionString: string; readonly schema: string };
-  readonly cassandra: { readonly contactPoints: readonly string[]; readonly localDataCenter: string; readonly keyspace: string };
+  readonly cassandra: {
+    readonly contactPoints: readonly string[];
+    readonly localDataCenter: string;
+    readonly keyspace: string;
+    /** Login, when the Cassandra cluster requires one (PasswordAuthenticator); undefined: none. */
+    readonly username: string | undefined;
+    readonly password: string | undefined;
+  };
   readonly numberOfShards: number;
   /** Passivation of idle entities when discovery gives none, ms. */
   readonly passivationTimeoutMs: number;
@@ -58,6 +80,13 @@ Options (environment variable in brackets; flags win):
   --dev                      one-node cluster that joins itself (local development)
   --http-port <n>            ingress port, default 9000 [HTTP_PORT]
   --http-host <addr>         ingress interface, default 127.0.0.1 [HTTP_HOST]
+  --metrics-port <n>         also serve /metrics on this port (on --metrics-host), default: only
+                             on the ingress port [METRICS_PORT]
+  --metrics-host <addr>      interface of the metrics port, default the --http-host [METRICS_HOST]
+  --management-port <n>      also serve /ready and /alive on this port (on --http-host), default:
+                             only on the ingress port [MANAGEMENT_PORT]
+  --graceful-termination-timeout <ms>  on SIGTERM, how long calls in flight may take to finish,
+                             default 10000; streaming answers end at once [GRACEFUL_TERMINATION_TIMEOUT]
   --user-function-host <h>   default 127.0.0.1 [USER_FUNCTION_HOST]
   --user-function-port <n>   default 8080 [USER_FUNCTION_PORT]
   --exec <command>           start the user function with this shell command (PORT is set to
@@ -69,6 +98,8 @@ Options (environment variable in brackets; flags win):
   --postgres-schema <name>   default public [POSTGRES_SCHEMA]
   --cassandra <hosts>        contact points, comma separated [CASSANDRA_CONTACT_POINTS]
                              (CASSANDRA_LOCAL_DC default datacenter1, CASSANDRA_KEYSPACE default cloudstate)
+  --cassandra-username <u>   Cassandra login, default none [CASSANDRA_USERNAME]
+  --cassandra-password <p>   its password; prefer the variable (a flag shows in ps) [CASSANDRA_PASSWORD]
   --cluster-host <addr>      cluster bind address, default 127.0.0.1 [CLUSTER_HOST]
   --cluster-port <n>         cluster port, default 2552, 0 in --dev [REMOTING_PORT]
   --seeds <list>             host:port of other members, comma separated [CLUSTER_SEEDS]
@@ -118,6 +149,16 @@ function fraction(name: string, text: string | undefined, fallback: number): num
   return value;
 }
 
+/** A port to listen on when given (0: any free one), else undefined. */
+function optionalPort(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const port = integer(name, text, 0);
+  if (port > 65535) throw new ConfigError(`${name} must be a port number (0 to 65535), not ${JSON.stringify(text)}`);
+  return port;
+}
+
+const nonEmpty = (text: string | undefined) => (text === undefined || text === '' ? undefined : text);
+
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 function postgresUrl(env: NodeJS.ProcessEnv): string {
@@ -141,6 +182,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
         help: { type: 'boolean', short: 'h' },
         'http-port': { type: 'string' },
         'http-host': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
+        'management-port': { type: 'string' },
+        'graceful-termination-timeout': { type: 'string' },
         'user-function-host': { type: 'string' },
         'user-function-port': { type: 'string' },
         exec: { type: 'string' },
@@ -149,6 +194,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
         'postgres-url': { type: 'string' },
         'postgres-schema': { type: 'string' },
         cassandra: { type: 'string' },
+        'cassandra-username': { type: 'string' },
+        'cassandra-password': { type: 'string' },
         'cluster-host': { type: 'string' },
         'cluster-port': { type: 'string' },
         seeds: { type: 'string' },
@@ -180,9 +227,14 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
   const preset = o['cluster-preset'] ?? env.CLUSTER_PRESET ?? (dev ? 'local' : 'lan');
   if (preset !== 'local' && preset !== 'lan') throw new ConfigError(`--cluster-preset must be local or lan, not ${JSON.stringify(preset)}`);
   const seeds = dev ? [] : list(o.seeds ?? env.CLUSTER_SEEDS);
+  const httpHost = o['http-host'] ?? env.HTTP_HOST ?? '127.0.0.1';
   const config: ProxyConfig = {
-    httpHost: o['http-host'] ?? env.HTTP_HOST ?? '127.0.0.1',
+    httpHost,
     httpPort: integer('--http-port', o['http-port'] ?? env.HTTP_PORT, 9000),
+    metricsHost: o['metrics-host'] ?? env.METRICS_HOST ?? httpHost,
+    metricsPort: optionalPort('--metrics-port', o['metrics-port'] ?? env.METRICS_PORT),
+    managementPort: optionalPort('--management-port', o['management-port'] ?? env.MANAGEMENT_PORT),
+    gracefulTerminationMs: integer('--graceful-termination-timeout', o['graceful-termination-timeout'] ?? env.GRACEFUL_TERMINATION_TIMEOUT, 10_000),
     userFunctionHost: o['user-function-host'] ?? env.USER_FUNCTION_HOST ?? '127.0.0.1',
     userFunctionPort: integer('--user-function-port', o['user-function-port'] ?? env.USER_FUNCTION_PORT, 8080),
     dev,
@@ -197,6 +249,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
       contactPoints: list(o.cassandra ?? env.CASSANDRA_CONTACT_POINTS),
       localDataCenter: env.CASSANDRA_LOCAL_DC ?? 'datacenter1',
       keyspace: env.CASSANDRA_KEYSPACE ?? 'cloudstate',
+      username: nonEmpty(o['cassandra-username'] ?? env.CASSANDRA_USERNAME),
+      password: nonEmpty(o['cassandra-password'] ?? env.CASSANDRA_PASSWORD),
     },
     numberOfShards: integer('--number-of-shards', o['number-of-shards'] ?? env.NUMBER_OF_SHARDS, 100, 1),
     passivationTimeoutMs: integer('--passivation-timeout', o['passivation-timeout'] ?? env.PASSIVATION_TIMEOUT, 30_000, 1),
@@ -225,6 +279,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { 
   }
   if (store === 'cassandra' && config.cassandra.contactPoints.length === 0) {
     throw new ConfigError('--store cassandra needs --cassandra <hosts> (or CASSANDRA_CONTACT_POINTS)');
+  }
+  if (store === 'cassandra' && config.cassandra.password !== undefined && config.cassandra.username === undefined) {
+    // The driver logs in only with a username: a password alone would be silently unused.
+    throw new ConfigError('a Cassandra password needs a username: --cassandra-username (or CASSANDRA_USERNAME)');
   }
   return { help: false, config };
 }

@@ -22,7 +22,7 @@ import { CrdtSupport } from './crdt/index.js';
 import { discover, type Discovered } from './discovery.js';
 import { createDispatcher } from './entities/index.js';
 import { startEventing } from './eventing/index.js';
-import { compileHttpRules, startIngress, type Ingress } from './ingress/index.js';
+import { compileHttpRules, startEndpointListener, startIngress, type Ingress } from './ingress/index.js';
 import { measuredDispatcher } from './measured.js';
 import { DEFAULT_CALLS_PER_TURN, pacedDispatcher, TurnBudget } from './paced.js';
 import type { ProxyModel } from './model.js';
@@ -38,13 +38,22 @@ export const supportedEntityTypes = [EntityType.action, EntityType.valueEntity, 
 export interface RunningProxy {
   /** The ingress port (the chosen one when the configuration said 0). */
   readonly httpPort: number;
+  /** The port serving `/metrics` alone, when the configuration asked for one (the chosen one if it said 0). */
+  readonly metricsPort: number | undefined;
+  /** The port serving `/ready` and `/alive` alone, when the configuration asked for one. */
+  readonly managementPort: number | undefined;
   readonly cluster: Cluster;
   readonly model: ProxyModel;
-  /** Graceful stop: ingress, hand-off and cluster leave, store. Idempotent. */
+  /**
+   * Graceful stop: the ingress (streams ended at once, other calls in flight given
+   * `gracefulTerminationMs`), the metrics and management ports, hand-off and cluster leave,
+   * store. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-function storageConfig(config: ProxyConfig, logger: Logger): StorageConfig {
+/** The storage plugin's options for `config` (exported for its tests). Holds secrets: do not log it. */
+export function storageConfig(config: ProxyConfig, logger: Logger): StorageConfig {
   switch (config.store) {
     case 'memory':
       return { kind: 'memory' };
@@ -58,6 +67,8 @@ function storageConfig(config: ProxyConfig, logger: Logger): StorageConfig {
         contactPoints: [...config.cassandra.contactPoints],
         localDataCenter: config.cassandra.localDataCenter,
         keyspace: config.cassandra.keyspace,
+        ...(config.cassandra.username !== undefined ? { username: config.cassandra.username } : {}),
+        ...(config.cassandra.password !== undefined ? { password: config.cassandra.password } : {}),
       };
   }
 }
@@ -158,28 +169,49 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
     }
     const dispatcher = autoscaling ? measuredDispatcher(entities, autoscaling.recorder) : entities;
     let ready = true;
+    const isReady = () => ready && cluster.canHost;
     const ingress: Ingress = await startIngress({
       host: config.httpHost,
       port: config.httpPort,
       model,
       dispatcher: pacedDispatcher(dispatcher, new TurnBudget(DEFAULT_CALLS_PER_TURN)),
-      ready: () => ready && cluster.canHost,
+      ready: isReady,
       metrics,
       logger: logger.child({ part: 'ingress' }),
+      closeGraceMs: config.gracefulTerminationMs,
     });
     cleanups.push(async () => {
       ready = false;
       await ingress.close();
     });
+    // The reference's separate ports: Prometheus, and the probes on Akka management's. Optional
+    // here; the ingress port serves all three either way.
+    const endpoints = { ready: isReady, registry: metrics };
+    const sideLogger = logger.child({ part: 'endpoints' });
+    const metricsListener =
+      config.metricsPort === undefined
+        ? undefined
+        : await startEndpointListener({ host: config.metricsHost, port: config.metricsPort, paths: ['/metrics'], endpoints, logger: sideLogger });
+    if (metricsListener) cleanups.push(() => metricsListener.close());
+    const managementListener =
+      config.managementPort === undefined
+        ? undefined
+        : await startEndpointListener({ host: config.httpHost, port: config.managementPort, paths: ['/ready', '/alive'], endpoints, logger: sideLogger });
+    if (managementListener) cleanups.push(() => managementListener.close());
     // Event-log subscriptions: consumers (cluster singletons) call the user function through the
     // same dispatcher as the ingress; stopped (offsets saved) before sharding stops.
     const eventing = startEventing({ model, cluster, journal, offsets: storage.keyValueStore, dispatcher, settings: config.eventing, logger: logger.child({ part: 'eventing' }) });
     cleanups.push(() => eventing.stop());
-    logger.info({ httpPort: ingress.port, clusterAddress: cluster.address, memberId: cluster.self.id }, 'serving');
+    logger.info(
+      { httpPort: ingress.port, metricsPort: metricsListener?.port, managementPort: managementListener?.port, clusterAddress: cluster.address, memberId: cluster.self.id },
+      'serving',
+    );
 
     let closing: Promise<void> | undefined;
     return {
       httpPort: ingress.port,
+      metricsPort: metricsListener?.port,
+      managementPort: managementListener?.port,
       cluster,
       model,
       close: () =>

@@ -9,6 +9,9 @@
  * the socket itself, so that socket is not resumed here). Route order, as the reference
  * proxy's: gRPC and gRPC-Web, CORS preflight, probes and metrics, HTTP/JSON, Knative probe, 404.
  *
+ * Closing stops accepting, ends the calls that answer with a stream at once (./draining.ts)
+ * and gives the others the grace period to finish.
+ *
  * Owns transport and routing only: what a call does is the `Dispatcher`'s business.
  */
 import net from 'node:net';
@@ -22,11 +25,15 @@ import { http1Exchange, http2Exchange, type HttpExchange } from './exchange.js';
 import { serveGrpc, type GrpcContext } from './grpc-server.js';
 import { corsHeaders, isGrpcWeb, serveGrpcWeb } from './grpc-web.js';
 import { serveHttpApi, type HttpApiContext } from './http-api.js';
+import { StreamDrain } from './draining.js';
+import { serveEndpoint, type Endpoints } from './endpoints.js';
 import { compileHttpRules, type HttpRoutes } from './http-rules.js';
 import { IngressMetrics } from './metrics.js';
 import { reflectionServices } from './reflection.js';
 
 export { compileHttpRules, HttpConfigError } from './http-rules.js';
+export { startEndpointListener, type EndpointListener, type EndpointPath } from './endpoints.js';
+export { SHUTTING_DOWN } from './draining.js';
 export type { HttpBinding, HttpRoutes } from './http-rules.js';
 export { parsePathTemplate, PathTemplateError } from './path-template.js';
 export { REFLECTION_SERVICES } from './reflection.js';
@@ -44,18 +51,28 @@ export interface IngressOptions {
   logger: Logger;
   /** Largest request message (gRPC) or body (HTTP) accepted, in bytes. Default 12 MiB (the reference's max-inbound-message-size). */
   maxMessageBytes?: number;
-  /** How long `close` lets calls in flight finish before it cuts connections, ms. Default 1000. */
+  /**
+   * How long `close` lets calls in flight that answer once (unary, client streaming) finish
+   * before it cuts connections, ms. Default 1000. Calls answering with a stream do not get it.
+   */
   closeGraceMs?: number;
 }
 
 export interface Ingress {
   /** The port bound (the one chosen when `port` was 0). */
   readonly port: number;
-  /** Stops accepting, lets calls in flight finish for the grace period, then closes all connections. */
+  /**
+   * Stops accepting, ends the calls that answer with a stream (server streaming, bidi; over
+   * gRPC, gRPC-Web or SSE) at once with UNAVAILABLE, lets the other calls in flight finish for
+   * the grace period, then closes all connections.
+   */
   close(): Promise<void>;
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
+const kSocket = Symbol('socket');
+/** An HTTP/1.1 response that knows its connection (`res.socket` is gone once it is done). */
+type TrackedResponse = http.ServerResponse & { [kSocket]?: net.Socket };
 const SNIFF_TIMEOUT_MS = 30_000;
 
 /** Whether the first bytes of a connection are (so far) the HTTP/2 preface; undefined when too few to tell. */
@@ -67,14 +84,18 @@ function isHttp2Preface(head: Buffer): boolean | undefined {
 
 /** Starts the ingress; rejects with `HttpConfigError` when an HTTP rule of the model cannot be served. */
 export async function startIngress(options: IngressOptions): Promise<Ingress> {
-  const { model, dispatcher, logger } = options;
+  const { model, logger } = options;
   const log = logger.child({ component: 'ingress' });
   const routes: HttpRoutes = compileHttpRules(model);
   const registry = options.metrics ?? new Registry();
   const metrics = new IngressMetrics(registry);
   const maxMessageBytes = options.maxMessageBytes ?? 12 * 1024 * 1024;
-  const grpc: GrpcContext = { model, dispatcher, local: reflectionServices(model), maxMessageBytes, metrics, logger: log };
+  const drain = new StreamDrain();
+  const dispatcher = drain.dispatcher(options.dispatcher);
+  const local = new Map([...reflectionServices(model)].map(([path, service]) => [path, { ...service, handler: drain.handler(service.handler) }]));
+  const grpc: GrpcContext = { model, dispatcher, local, maxMessageBytes, metrics, logger: log };
   const httpApi: HttpApiContext = { dispatcher, maxBodyBytes: maxMessageBytes, metrics, logger: log };
+  const endpoints: Endpoints = { ready: options.ready, registry };
 
   const serveHttp = (ex: HttpExchange): void => {
     const url = ex.url;
@@ -100,17 +121,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       });
       return;
     }
-    if (ex.method === 'GET') {
-      if (path === '/ready') return ex.respond(options.ready() ? 200 : 503, { 'content-type': 'text/plain' }, options.ready() ? 'ready' : 'not ready');
-      if (path === '/alive') return ex.respond(200, { 'content-type': 'text/plain' }, 'alive');
-      if (path === '/metrics') {
-        registry.metrics().then(
-          (text) => ex.respond(200, { 'content-type': registry.contentType }, text),
-          (error: unknown) => ex.respond(500, { 'content-type': 'text/plain' }, `metrics failed: ${(error as Error).message}`),
-        );
-        return;
-      }
-    }
+    if (serveEndpoint(endpoints, ex, path)) return;
     const matched = routes.match(ex.method, path);
     if (matched !== undefined) {
       void serveHttpApi(httpApi, ex, matched.binding, matched.values, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
@@ -139,7 +150,27 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     session.on('close', () => sessions.delete(session));
   });
 
-  const h1 = http.createServer((req, res) => serveHttp(http1Exchange(req, res)));
+  // HTTP/1.1 connections, with how many of their requests are in progress, so that close can
+  // drop the idle ones (node's closeIdleConnections tracks only a server that listens itself).
+  const h1Connections = new Map<net.Socket, number>();
+  let closingDown = false;
+  // One listener function for every response (the per-request path stays allocation-light).
+  function onHttp1ResponseClose(this: TrackedResponse): void {
+    const socket = this[kSocket]!;
+    const inProgress = h1Connections.get(socket);
+    if (inProgress !== undefined) h1Connections.set(socket, inProgress - 1);
+  }
+  const h1 = http.createServer((req, res: TrackedResponse) => {
+    const socket = req.socket;
+    h1Connections.set(socket, (h1Connections.get(socket) ?? 0) + 1);
+    res[kSocket] = socket;
+    res.on('close', onHttp1ResponseClose);
+    if (closingDown) res.setHeader('connection', 'close');
+    serveHttp(http1Exchange(req, res));
+  });
+  const dropIdleHttp1 = () => {
+    for (const [socket, inProgress] of h1Connections) if (inProgress === 0) socket.destroy();
+  };
   h1.on('clientError', (error, socket) => {
     log.debug({ err: error }, 'HTTP/1.1 client error');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -172,6 +203,8 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       socket.unshift(head);
       if (h2c) h2.emit('connection', socket);
       else {
+        h1Connections.set(socket, 0);
+        socket.once('close', () => h1Connections.delete(socket));
         h1.emit('connection', socket);
         socket.resume();
       }
@@ -196,13 +229,15 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        closingDown = true;
+        drain.drain();
         for (const session of sessions) session.close();
-        h1.closeIdleConnections();
+        dropIdleHttp1();
         const grace = options.closeGraceMs ?? 1000;
         const deadline = Date.now() + grace;
         while (sockets.size > 0 && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 10));
-          h1.closeIdleConnections();
+          dropIdleHttp1();
         }
         for (const socket of sockets) socket.destroy();
         await closed;

@@ -130,3 +130,64 @@ t.test('--help lists every eventing flag and variable', async (t) => {
     t.match(usage, variable);
   }
 });
+
+t.test('Cassandra login: CASSANDRA_USERNAME / CASSANDRA_PASSWORD, flags over them; none by default', async (t) => {
+  const cassandra = (argv: string[], env: NodeJS.ProcessEnv = {}) => config(['--store', 'cassandra', '--cassandra', 'h1', ...argv], env).cassandra;
+  t.match(cassandra([]), { username: undefined, password: undefined });
+  t.match(cassandra([], { CASSANDRA_USERNAME: 'cs', CASSANDRA_PASSWORD: 's3cret' }), { username: 'cs', password: 's3cret' });
+  t.match(cassandra(['--cassandra-username', 'admin', '--cassandra-password', 'pw'], { CASSANDRA_USERNAME: 'cs', CASSANDRA_PASSWORD: 's3cret' }), {
+    username: 'admin',
+    password: 'pw',
+  });
+  t.match(cassandra([], { CASSANDRA_USERNAME: 'cs' }), { username: 'cs', password: undefined }, 'a username alone (an empty password)');
+  t.match(cassandra([], { CASSANDRA_USERNAME: '', CASSANDRA_PASSWORD: '' }), { username: undefined, password: undefined }, 'empty variables are unset');
+  t.throws(() => parseConfig(['--store', 'cassandra', '--cassandra', 'h1'], { CASSANDRA_PASSWORD: 's3cret' }), {
+    name: 'ConfigError',
+    message: /a Cassandra password needs a username: --cassandra-username \(or CASSANDRA_USERNAME\)/,
+  });
+  t.doesNotThrow(() => parseConfig([], { CASSANDRA_PASSWORD: 's3cret' }), 'ignored when the store is not Cassandra');
+});
+
+t.test('--graceful-termination-timeout: the reference\'s 10 s by default, ms, 0 allowed', async (t) => {
+  t.equal(config([]).gracefulTerminationMs, 10_000);
+  t.equal(config([], { GRACEFUL_TERMINATION_TIMEOUT: '2500' }).gracefulTerminationMs, 2500);
+  t.equal(config(['--graceful-termination-timeout', '0'], { GRACEFUL_TERMINATION_TIMEOUT: '2500' }).gracefulTerminationMs, 0, 'the flag wins');
+  t.throws(() => parseConfig(['--graceful-termination-timeout', '10s'], {}), { name: 'ConfigError', message: /--graceful-termination-timeout must be an integer >= 0, not "10s"/ });
+});
+
+t.test('metrics and management ports: off unless given; METRICS_PORT, METRICS_HOST, MANAGEMENT_PORT', async (t) => {
+  t.match(config([]), { metricsPort: undefined, managementPort: undefined, metricsHost: '127.0.0.1' });
+  t.match(config([], { METRICS_PORT: '9090', MANAGEMENT_PORT: '8558', METRICS_HOST: '0.0.0.0' }), { metricsPort: 9090, managementPort: 8558, metricsHost: '0.0.0.0' });
+  t.match(config(['--metrics-port', '0', '--management-port', '0', '--metrics-host', '::1'], { METRICS_PORT: '9090', MANAGEMENT_PORT: '8558' }), {
+    metricsPort: 0,
+    managementPort: 0,
+    metricsHost: '::1',
+  });
+  t.equal(config(['--http-host', '10.0.0.5']).metricsHost, '10.0.0.5', 'the metrics host follows the ingress host by default');
+  t.match(config([], { METRICS_PORT: '', MANAGEMENT_PORT: '' }), { metricsPort: undefined, managementPort: undefined }, 'empty variables are unset');
+  for (const [argv, env, message] of [
+    [['--metrics-port', 'x'], {}, /--metrics-port must be an integer >= 0, not "x"/],
+    [[], { MANAGEMENT_PORT: '70000' }, /--management-port must be a port number \(0 to 65535\), not "70000"/],
+  ] as [string[], NodeJS.ProcessEnv, RegExp][]) {
+    t.throws(() => parseConfig(argv, env), { name: 'ConfigError', message });
+  }
+});
+
+t.test('--help documents the new flags and variables', async (t) => {
+  for (const word of [
+    '--cassandra-username',
+    'CASSANDRA_USERNAME',
+    '--cassandra-password',
+    'CASSANDRA_PASSWORD',
+    '--graceful-termination-timeout',
+    'GRACEFUL_TERMINATION_TIMEOUT',
+    '--metrics-port',
+    'METRICS_PORT',
+    '--metrics-host',
+    'METRICS_HOST',
+    '--management-port',
+    'MANAGEMENT_PORT',
+  ]) {
+    t.match(usage, word);
+  }
+});
