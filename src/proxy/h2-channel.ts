@@ -49,6 +49,12 @@ const SESSION_OPTIONS: http2.ClientSessionOptions = {
 export interface CallStatus {
   readonly code: number;
   readonly details: string;
+  /**
+   * The connection the call was on had been accepted by the server (its SETTINGS arrived) and
+   * was lost while the call was open: what the call wrote may have reached the server. Unset
+   * when the server could not be reached at all.
+   */
+  readonly connectionLost?: boolean;
 }
 
 /** What a call reports. */
@@ -205,7 +211,7 @@ export class H2Call {
   constructor(
     private readonly listener: H2CallListener,
     maxInboundMessageBytes: number,
-    connection?: { readonly lost: boolean },
+    connection?: { readonly lost: boolean; readonly established: boolean },
     private readonly stream?: http2.ClientHttp2Stream,
   ) {
     this.decoder = new FrameDecoder(maxInboundMessageBytes);
@@ -293,11 +299,11 @@ export class H2Call {
 
   /**
    * How the call ended: the server's grpc-status (in the trailers, or the headers of a
-   * trailers-only response) when it sent one; else UNAVAILABLE when the connection failed or
-   * was lost; else from the HTTP status, or the code of the RST_STREAM that closed the stream
+   * trailers-only response) when it sent one; else UNAVAILABLE when the connection failed, or
+   * was lost after the server accepted it (`connectionLost`); else from the HTTP status, or the code of the RST_STREAM that closed the stream
    * (`rstCode`, none when the server ended its side without a status), as grpc-js maps them.
    */
-  private endStatus(connection: { readonly lost: boolean }, rstCode: number = NGHTTP2_NO_ERROR): CallStatus {
+  private endStatus(connection: { readonly lost: boolean; readonly established: boolean }, rstCode: number = NGHTTP2_NO_ERROR): CallStatus {
     const block = this.trailers?.['grpc-status'] !== undefined ? this.trailers : this.headers?.['grpc-status'] !== undefined ? this.headers : undefined;
     if (block) {
       const code = Number(block['grpc-status']);
@@ -307,7 +313,8 @@ export class H2Call {
     const err = this.connectionError;
     if (err || connection.lost) {
       const why = err ? (err.cause instanceof Error ? err.cause.message : err.message) : 'the socket closed';
-      return { code: Status.UNAVAILABLE, details: `${this.headers ? 'connection lost' : 'cannot connect'} (${why})` };
+      if (!connection.established) return { code: Status.UNAVAILABLE, details: `cannot connect (${why})` };
+      return { code: Status.UNAVAILABLE, details: `connection lost (${why})`, connectionLost: true };
     }
     switch (rstCode) {
       case NGHTTP2_NO_ERROR:

@@ -41,24 +41,30 @@ export const UserFunctionErrorCode = {
   CallFailed: 'ERR_PROXY_USER_FUNCTION_CALL',
 } as const;
 
-/** A call to the user function failed; `grpcCode` is the gRPC status it ended with. */
+/**
+ * A call to the user function failed; `grpcCode` is the gRPC status it ended with.
+ * `connectionLost`: the user function had accepted the connection, which broke while the call
+ * was open (what the call sent may have reached it; see `CallStatus.connectionLost`).
+ */
 export class UserFunctionCallError extends CloudstateError {
+  readonly connectionLost: boolean;
   constructor(
     readonly grpcCode: number,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; connectionLost?: boolean },
   ) {
     super(grpcCode === Status.UNAVAILABLE ? UserFunctionErrorCode.Unavailable : UserFunctionErrorCode.CallFailed, message, options);
+    this.connectionLost = options?.connectionLost ?? false;
   }
 }
 
 /** Maps a call's end as the `H2Channel` reported it (`code`, `details`: a `CallStatus`) to a `UserFunctionCallError` naming the call. */
 export function asUserFunctionError(err: unknown, what: string): UserFunctionCallError {
   if (err instanceof UserFunctionCallError) return err;
-  const e = err as { code?: unknown; details?: unknown } | undefined;
+  const e = err as { code?: unknown; details?: unknown; connectionLost?: unknown } | undefined;
   const code = typeof e?.code === 'number' ? e.code : Status.UNKNOWN;
   const detail = (typeof e?.details === 'string' && e.details) || (err instanceof Error ? err.message : String(err));
-  return new UserFunctionCallError(code, `${what}: ${statusName(code)}: ${detail}`, { cause: err });
+  return new UserFunctionCallError(code, `${what}: ${statusName(code)}: ${detail}`, { cause: err, connectionLost: e?.connectionLost === true });
 }
 
 interface Codec<T> {

@@ -9,10 +9,9 @@
  * new stream and recovery. One case stays apart here: a user function that cannot be reached
  * at all (not started, gone, its port refused) fails the call UNAVAILABLE, so clients see an
  * outage as an outage and may try again. Which of the two an UNAVAILABLE end is depends on
- * whether the stream is known to have reached a live user function: it has, once the user
- * function answered on it. The channel cannot tell a connection refused from one lost before
- * the user function's first answer on that stream, so a fresh stream's UNAVAILABLE end stays
- * UNAVAILABLE.
+ * whether the stream is known to have reached a live user function: it has once the user
+ * function answered on it, or when the channel reports the connection lost after the user
+ * function had accepted it (`UserFunctionCallError.connectionLost`).
  */
 import { describeError } from '../../core/index.js';
 import { UserFunctionErrorCode } from '../user-function.js';
@@ -23,11 +22,11 @@ export type StreamEndOutcome = { readonly unavailable: UserFunctionCallError } |
 
 /**
  * The outcome for the command at hand when its stream ended with `error` (none: the user
- * function ended it with OK) and the user function `answered` on that stream before (so it is
- * known to have been reached). `termination` is the detail logged with the crash.
+ * function ended it with OK), the user function having `answered` on that stream before or not.
+ * `termination` is the detail logged with the crash.
  */
 export function streamEndOutcome(error: UserFunctionCallError | undefined, answered: boolean): StreamEndOutcome {
   if (!error) return { termination: 'the user function closed the stream' };
-  if (error.code === UserFunctionErrorCode.Unavailable && !answered) return { unavailable: error };
+  if (error.code === UserFunctionErrorCode.Unavailable && !answered && !error.connectionLost) return { unavailable: error };
   return { termination: describeError(error) };
 }

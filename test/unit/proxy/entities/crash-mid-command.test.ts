@@ -4,9 +4,8 @@
 // the command. The command fails as the reference proxy fails it — gRPC UNKNOWN / HTTP 500
 // "Unexpected entity termination" ("Unexpected Value entity termination"), not UNAVAILABLE —
 // the proxy goes on serving other entities, and the entity comes back on its next command with
-// a new stream and a replay of what was persisted before the crash. Each cut comes after the
-// user function answered on the entity's stream (see src/proxy/entities/stream-end.ts for why).
-// (A command that arrives while the user function is down is UNAVAILABLE: event-sourced.test.ts,
+// a new stream and a replay of what was persisted before the crash, whether or not the user
+// function had answered on the entity's stream before. (A command that arrives while the user function is down is UNAVAILABLE: event-sourced.test.ts,
 // shopping-cart.test.ts.)
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -133,6 +132,20 @@ t.test('event sourced: the outstanding command fails "Unexpected entity terminat
   t.same([await conn3.expect(), await conn3.expect(), await conn3.expect()], [replayed(1, 'a1'), replayed(2, 'a2'), commandFor('a', 1)]);
   conn3.send(replyTo(1, 'three'));
   t.same(await third, { text: 'three' }, 'the entity answers again');
+});
+
+t.test('the first command on a new stream: the user function crashed with it; it is not down', async (t) => {
+  const { uf, link, grpcCall, httpCall } = await start(t);
+  const interrupted = httpCall('/t.Es/Cmd', 'f');
+  const conn = await uf.eventSourced.next();
+  t.same([await conn.expect(), await conn.expect()], [{ init: { service_name: 't.Es', entity_id: 'f' } }, commandFor('f', 1)], 'the user function has the command');
+  link.cut();
+  t.same(await interrupted, { status: 500, body: 'Unexpected entity termination' });
+  const again = grpcCall('/t.Es/Cmd', 'f');
+  const conn2 = await uf.eventSourced.next();
+  t.same([await conn2.expect(), await conn2.expect()], [{ init: { service_name: 't.Es', entity_id: 'f' } }, commandFor('f', 1)]);
+  conn2.send(replyTo(1, 'back'));
+  t.same(await again, { text: 'back' });
 });
 
 t.test('value entity: the outstanding command fails "Unexpected Value entity termination"; the entity re-reads its state', async (t) => {
