@@ -9,7 +9,9 @@
  * event after a growing backoff; nothing after it is delivered first.
  *
  * A `client_action.failure` reply is the user function's answer, as in the reference: the
- * event counts as processed. Replies are otherwise discarded (no topics here).
+ * event counts as processed. So does an event the proxy refuses as malformed for the method's
+ * input type (INVALID_ARGUMENT): no retry can mend it, and retrying would stall the log behind
+ * it; it is logged as an error and skipped. Replies are otherwise discarded (no topics here).
  *
  * One instance per subscription in the cluster (./index.ts runs it as a cluster singleton);
  * time and randomness are injected. States: idle → running (start) → stopping (stop: the
@@ -18,7 +20,7 @@
 import { describeError, SeededRandom, silentLogger, systemClock, systemScheduler } from '../../core/index.js';
 import type { Clock, Logger, Random, Scheduler } from '../../core/index.js';
 import type { EventEnvelope, Journal, KeyValueStore } from '../../persistence/index.js';
-import { ClientActionFailure } from '../dispatch.js';
+import { CallError, ClientActionFailure, Status } from '../dispatch.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { MethodModel } from '../model.js';
 import { cloudEventMetadata, cloudEventOf, methodForEvent } from './cloud-event.js';
@@ -45,6 +47,9 @@ export interface EventLogConsumerOptions {
 
 /** Whether a rejected delivery is the user function's own `failure` reply, rather than a call that did not complete. */
 export const isFailureReply = (err: unknown): boolean => err instanceof ClientActionFailure;
+
+/** Whether a rejected delivery was refused as malformed: the same event would be refused on every retry. */
+export const isMalformedEvent = (err: unknown): boolean => err instanceof CallError && err.status === Status.INVALID_ARGUMENT;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -168,6 +173,10 @@ export class EventLogConsumer {
         await this.o.dispatcher.unary(target, event.data, metadata, { signal: controller.signal });
       }
     } catch (err) {
+      if (isMalformedEvent(err)) {
+        this.log.error({ offset: envelope.offset, type: event.type, err: describeError(err) }, `${method.serviceName}.${method.name} cannot take the event at offset ${envelope.offset}: skipped`);
+        return;
+      }
       if (!isFailureReply(err)) throw err;
       this.log.warn({ offset: envelope.offset, failure: (err as Error).message }, `${method.serviceName}.${method.name} answered the event with a failure: it counts as processed`);
     } finally {

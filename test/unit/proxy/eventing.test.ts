@@ -405,6 +405,21 @@ t.test('consumer: the user function\'s failure reply is an answer: the event is 
   await consumer.stop();
 });
 
+t.test('consumer: an event the proxy refuses as malformed (INVALID_ARGUMENT) is logged and skipped, not retried forever', async (t) => {
+  const env = await setup();
+  await env.write('x', A, A);
+  const dispatcher = new FakeDispatcher();
+  dispatcher.fail = (d) => (d.metadata[0]?.string_value === '1' ? new CallError(Status.INVALID_ARGUMENT, '/t.S/Take: the request is not a valid t.A: index out of range') : undefined);
+  const logger = recordingLogger();
+  const { consumer, until, scheduler } = consumerOn(env, dispatcher, fast, logger);
+  consumer.start();
+  await until(() => dispatcher.deliveries.length === 2, 'both events');
+  await scheduler.advanceAsync(5_000);
+  t.same(dispatcher.offsets(), [1, 2], 'no retry: the next event is delivered');
+  t.ok(logger.lines.some((l) => l.level === 'error' && /cannot take the event at offset 1: skipped/.test(l.msg)), 'logged as an error');
+  await consumer.stop();
+});
+
 t.test('consumer: a call that failed otherwise (UNKNOWN from a crash, no failure reply) is retried', async (t) => {
   const env = await setup();
   await env.write('x', A);
