@@ -34,7 +34,7 @@ export interface MethodModel {
   readonly outputTypeUrl: string;
   readonly clientStreaming: boolean;
   readonly serverStreaming: boolean;
-  /** Input fields flagged `(cloudstate.entity_key)` or `(cloudstate.legacy_entity_key)`, by field number. */
+  /** Input fields flagged `(cloudstate.entity_key)` or `(cloudstate.legacy_entity_key)`, in declaration order (as the reference proxy joins them). */
   readonly entityKeyFields: readonly protobuf.Field[];
   /** The method's `(google.api.http)` option, if it has one. */
   readonly httpRule: HttpRule | undefined;
