@@ -21,23 +21,34 @@
  * replies still outstanding are passed on, later commands fail with `Entity deleted`. A crash
  * fails whatever is outstanding with `Entity terminating`, closes the stream and reports the
  * reason to the user function; the manager starts a fresh instance for the next command.
+ *
+ * The stream ending under the entity is a crash too (the user function ended it, or crashed:
+ * its connection broke), unless the user function could not be reached at all: then what is
+ * outstanding fails UNAVAILABLE, an outage rather than an entity failure. The same decision as
+ * the other entity types' (../entities/stream-end.ts). A stream-level `failure` naming a command
+ * fails just that command and the entity goes on; one naming none (id 0) is ignored, as the
+ * reference proxy does.
  */
 import { describeError, hasCode } from '../../core/index.js';
 import type { Cancellable, Logger, Scheduler } from '../../core/index.js';
 import { Vote } from '../../crdt/index.js';
 import type { AnyCrdt, Change, Consistency, Replicator } from '../../crdt/index.js';
 import { int64ToNumber } from '../../protocol/index.js';
-import type { Any, CrdtReply, CrdtStateAction, CrdtStreamCancelledResponse, CrdtStreamedMessage, CrdtStreamIn, CrdtStreamOut } from '../../protocol/index.js';
+import type { Any, CrdtReply, CrdtStateAction, CrdtStreamCancelledResponse, CrdtStreamedMessage, CrdtStreamIn, CrdtStreamOut, Failure } from '../../protocol/index.js';
 import { failureReply } from '../entities/messages.js';
 import type { UserFunctionReply } from '../entities/messages.js';
+import { streamEndOutcome } from '../entities/stream-end.js';
 import type { ServiceModel } from '../model.js';
-import { UserFunctionErrorCode } from '../user-function.js';
 import type { ProtocolStream, UserFunctionCallError, UserFunctionClient } from '../user-function.js';
 import { Channel } from './channel.js';
 import { applyDelta, diffDelta, emptyFor, stateAsDelta, voteState } from './wire.js';
 import type { WireContext } from './wire.js';
 
-/** The description a command gets when the CRDT could not be written at its consistency. */
+/**
+ * The description a command gets when the CRDT could not be written at its consistency; also,
+ * as from the reference proxy (its `failCommand` ignores the description), when the user
+ * function sends a stream-level `failure` for the command.
+ */
 export const WRITE_FAILED = 'Failed to update CRDT at requested write consistency';
 export const ENTITY_DELETED = 'Entity deleted';
 export const ENTITY_TERMINATING = 'Entity terminating';
@@ -83,6 +94,8 @@ const consistencies: readonly Consistency[] = ['local', 'majority', 'all'];
 export class CrdtEntity {
   private mode: Mode = 'running';
   private stream: ProtocolStream<CrdtStreamIn, CrdtStreamOut> | undefined;
+  /** The user function sent something on `stream`: it is known to have reached a live user function. */
+  private answered = false;
   private unsubscribe: (() => void) | undefined;
   /** The state the user function has (undefined: none yet). */
   private known: AnyCrdt | undefined;
@@ -215,6 +228,7 @@ export class CrdtEntity {
       const item = await stream.next();
       if (this.stream !== stream) return; // stopped or crashed meanwhile
       if ('end' in item) return this.streamEnded(item.error);
+      this.answered = true;
       try {
         this.receive(item.message);
       } catch (err) {
@@ -227,7 +241,7 @@ export class CrdtEntity {
     if (m.reply) this.onReply(m.reply);
     else if (m.streamed_message) this.onStreamedMessage(m.streamed_message);
     else if (m.stream_cancelled_response) this.onCancelledResponse(m.stream_cancelled_response);
-    else if (m.failure) this.crash(`${m.failure.description ?? ''} (failure for command ${int64ToNumber(m.failure.command_id)})`);
+    else if (m.failure) this.onFailure(m.failure);
     else this.crash('empty or unknown message from the CRDT entity stream');
   }
 
@@ -257,6 +271,33 @@ export class CrdtEntity {
         p.sink?.end();
       },
     });
+  }
+
+  /**
+   * A stream-level failure (the reference proxy's `failCommand`): the command it names ends
+   * with `WRITE_FAILED` (the user function's description is only logged), a streamed call is
+   * ended with it, a cancellation counts as answered; the entity keeps running. A failure for
+   * command 0 (none) or for one no longer outstanding changes nothing.
+   */
+  private onFailure(failure: Failure): void {
+    const id = int64ToNumber(failure.command_id);
+    this.log.warn({ commandId: id, description: failure.description }, id === 0 ? 'stream failure for no command from the user function; ignored' : 'the user function failed a command');
+    if (id === 0) return;
+    const reply = failureReply(WRITE_FAILED);
+    const p = this.pending.get(id);
+    if (p) {
+      this.pending.delete(id);
+      p.timer?.cancel();
+      p.resolve(reply);
+      p.sink?.end();
+      return this.finished();
+    }
+    const sink = this.streams.get(id);
+    if (sink) {
+      this.streams.delete(id);
+      sink.push(reply);
+      sink.end();
+    } else if (this.closing.delete(id)) this.finished();
   }
 
   private onStreamedMessage(m: CrdtStreamedMessage): void {
@@ -400,17 +441,21 @@ export class CrdtEntity {
       this.failOutstanding(failureReply(ENTITY_DELETED));
       return;
     }
-    if (error?.code === UserFunctionErrorCode.Unavailable) {
-      // Nothing the user function did wrong: the commands fail UNAVAILABLE, the next one starts afresh.
+    const outcome = streamEndOutcome(error, this.answered);
+    if ('unavailable' in outcome) {
+      // The user function could not be reached: an outage, not an entity failure. The commands
+      // fail UNAVAILABLE, the next one starts afresh.
       for (const p of this.pending.values()) {
         p.timer?.cancel();
-        p.reject(error);
+        p.reject(outcome.unavailable);
       }
       this.pending.clear();
       this.halt(false);
       return;
     }
-    this.crash(`Unexpected entity termination due to stream closure${error ? `: ${describeError(error)}` : ''}`);
+    // The user function ended the stream or crashed under it: the reference proxy's crash
+    // (`EntityStreamClosed` / a stream failure), with its words in the report.
+    this.crash(error ? `Entity crashed: ${outcome.termination}` : 'Unexpected entity termination due to stream closure');
   }
 
   /** A protocol violation or a failed write: everything outstanding fails, the reason is reported. */

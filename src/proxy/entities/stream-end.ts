@@ -1,7 +1,8 @@
 /**
  * What the command at hand gets when its entity's `handle` stream ends before the user function
- * answered it: the one decision of ./stream-entity.ts about a stream's end, kept apart so it
- * reads (and is tested) as a table.
+ * answered it: the one decision of ./stream-entity.ts (and of CRDT entities, ../crdt/entity.ts,
+ * whose crash answers `Entity terminating`) about a stream's end, kept apart so it reads (and
+ * is tested) as a table.
  *
  * The reference proxy's entity actors answer the outstanding command with `Unexpected entity
  * termination` when the user function's stream closes or fails under it (the function crashed

@@ -82,6 +82,8 @@ interface Teardown {
 export interface CrdtNodeOptions {
   seeds?: string[];
   settings?: Partial<CrdtSettings>;
+  /** Where the support reaches its user function (default: the node's fake user function). */
+  userFunctionPort?: number;
 }
 
 /** Membership patient with a starved process (a loaded test machine), as the entity tests use. */
@@ -102,7 +104,7 @@ export async function startCrdtUserFunction(t: Teardown): Promise<{ uf: FakeUser
 
 export async function startCrdtNode(t: Teardown, options: CrdtNodeOptions = {}): Promise<CrdtNode> {
   const { uf, streams } = await startCrdtUserFunction(t);
-  const client = new UserFunctionClient({ port: uf.port });
+  const client = new UserFunctionClient({ port: options.userFunctionPort ?? uf.port });
   t.teardown(() => client.close());
   const cluster = await Cluster.start({ preset: 'local', config: clusterConfig, seeds: options.seeds ?? [] });
   t.teardown(() => cluster.shutdown());

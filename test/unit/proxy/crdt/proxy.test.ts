@@ -1,12 +1,9 @@
 // The proxy end to end with a CRDT user function: discovery advertises Crdt, gRPC calls reach
 // the CRDT entity, a server-streaming call streams, and a client cancel reaches the user function.
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
-import { silentLogger } from '../../../../src/core/index.js';
 import { EntityType } from '../../../../src/protocol/index.js';
-import { parseConfig } from '../../../../src/proxy/config.js';
-import { startProxy } from '../../../../src/proxy/proxy.js';
 import { Inbox } from '../entities/fake-user-function.js';
+import { startTestProxy } from '../test-proxy.js';
 import { crdtModel, key, msgAny, startCrdtUserFunction } from './harness.js';
 
 const identity = (b: Buffer) => b;
@@ -15,15 +12,10 @@ const replyTo = (id: number, message: string, extra: object = {}) => ({ reply: {
 
 t.test('a proxy serves CRDT services over gRPC: unary, streamed, cancelled', async (t) => {
   const { uf, streams } = await startCrdtUserFunction(t);
-  const parsed = parseConfig(['--dev', '--store', 'memory', '--http-port', '0', '--user-function-port', String(uf.port)], {});
-  if (parsed.help) throw new Error('unexpected --help');
-  const proxy = await startProxy(parsed.config, silentLogger);
-  t.teardown(() => proxy.close());
+  const { client } = await startTestProxy(t, uf.port);
   const info = await uf.discoveries.next();
   t.ok((info.supported_entity_types as string[]).includes(EntityType.crdt), 'discovery advertises Crdt');
 
-  const client = new grpc.Client(`127.0.0.1:${proxy.httpPort}`, grpc.credentials.createInsecure());
-  t.teardown(() => client.close());
   const unary = new Promise<Buffer>((resolve, reject) =>
     client.makeUnaryRequest('/c.Crdt/Cmd', identity, identity, Buffer.from(key('e')), (err, value) => (err || !value ? reject(err) : resolve(value))),
   );

@@ -1,9 +1,11 @@
 import t from 'tap';
 import { GCounter, ORSet, PNCounter } from '../../../../src/crdt/index.js';
-import { ENTITY_DELETED, ENTITY_TERMINATING } from '../../../../src/proxy/crdt/index.js';
+import { Status } from '../../../../src/proxy/dispatch.js';
+import { ENTITY_DELETED, ENTITY_TERMINATING, WRITE_FAILED } from '../../../../src/proxy/crdt/index.js';
 import { elementOf } from '../../../../src/proxy/crdt/wire.js';
 import type { UserFunctionReply } from '../../../../src/proxy/entities/messages.js';
-import { b64 } from '../entities/fake-user-function.js';
+import { UserFunctionCallError } from '../../../../src/proxy/user-function.js';
+import { b64, FakeUserFunction } from '../entities/fake-user-function.js';
 import type { Connection } from '../entities/fake-user-function.js';
 import { key, keyAny, msgAny, msgText, startCrdtNode } from './harness.js';
 
@@ -270,4 +272,60 @@ t.test('a command the user function does not answer within the relay timeout cra
   await conn2.expect();
   conn2.send(replyTo(1, 'quick'));
   t.equal(msgText(await next), 'quick', 'the next command gets a new instance');
+});
+
+t.test('a stream-level failure fails just the command it names, with the reference proxy’s text; the entity goes on on its stream', async (t) => {
+  const node = await startCrdtNode(t);
+  const first = node.call('/c.Crdt/Cmd', 'sf');
+  const conn = await node.streams.next();
+  await conn.expect();
+  await conn.expect();
+  conn.send(replyTo(1, 'one', { state_action: { update: { gcounter: { increment: 1 } } } }));
+  await first;
+
+  const failing = node.call('/c.Crdt/Cmd', 'sf');
+  const beside = node.call('/c.Crdt/Cmd', 'sf');
+  t.same(await conn.expect(), command('sf', 2));
+  t.same(await conn.expect(), command('sf', 3));
+  conn.send({ failure: { command_id: 2, description: 'boom' } });
+  t.equal(failureOf(await failing), WRITE_FAILED, 'the command named fails (the reference proxy’s failCommand text, not the description)');
+  conn.send(replyTo(3, 'three'));
+  t.equal(msgText(await beside), 'three', 'the command outstanding beside it is answered');
+  await node.replicator.update('crdt-sf', GCounter.empty, (c) => c.increment('elsewhere', 5));
+  t.same(await conn.expect(), { delta: { gcounter: { increment: 5 } } }, 'the failed command is no longer outstanding: the idle entity gets changes');
+
+  conn.send({ failure: { description: 'for no command' } });
+  const next = node.call('/c.Crdt/Cmd', 'sf');
+  t.same(await conn.expect(), command('sf', 4), 'a failure for command 0 is ignored: the next command goes to the same stream');
+  conn.send(replyTo(4, 'four'));
+  t.equal(msgText(await next), 'four');
+
+  const watch = consume(node.support.streamed(node.method('/c.Crdt/Watch'), keyAny('sf'), new AbortController().signal));
+  t.same(await conn.expect(), command('sf', 5, 'Watch', true));
+  conn.send(replyTo(5, 'watching', { streamed: true }));
+  t.equal(msgText(await watch.next()), 'watching');
+  conn.send({ failure: { command_id: 5, description: 'stream boom' } });
+  t.equal(failureOf(await watch.next()), WRITE_FAILED, 'a streamed call gets the failure');
+  await watch.done;
+  t.ok(watch.finished, 'and ends');
+
+  const last = node.call('/c.Crdt/Cmd', 'sf');
+  t.same(await conn.expect(), command('sf', 6), 'still the same stream, without a re-init');
+  conn.send(replyTo(6, 'six'));
+  t.equal(msgText(await last), 'six');
+  t.equal(node.streams.size, 0, 'no other stream was opened');
+  t.equal(node.uf.reported.size, 0, 'nothing was reported');
+});
+
+t.test('a user function that cannot be reached at all: the command fails UNAVAILABLE (an outage, not an entity failure)', async (t) => {
+  const gone = await new FakeUserFunction().start();
+  gone.stop();
+  const node = await startCrdtNode(t, { userFunctionPort: gone.port });
+  const error = await node.call('/c.Crdt/Cmd', 'u').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.ok(error instanceof UserFunctionCallError, 'the call is rejected with the channel’s error');
+  t.equal((error as UserFunctionCallError).grpcCode, Status.UNAVAILABLE);
+  t.equal(node.support.size, 0, 'the instance is gone: the next command starts afresh');
 });
