@@ -1,10 +1,13 @@
 import t from 'tap';
+import { silentLogger } from '../../../src/core/index.js';
 import { EntityType } from '../../../src/protocol/index.js';
 import type { EntitySpec } from '../../../src/protocol/index.js';
 import { DiscoveryError } from '../../../src/proxy/descriptors.js';
 import { backoffDelay, discover } from '../../../src/proxy/discovery.js';
+import { startProxy } from '../../../src/proxy/proxy.js';
 import { UserFunctionClient } from '../../../src/proxy/user-function.js';
 import { descriptorSetOf, FakeUserFunction, testFiles, testSpec } from './entities/fake-user-function.js';
+import { testProxyConfig } from './test-proxy.js';
 
 const allTypes = [EntityType.action, EntityType.eventSourced, EntityType.valueEntity];
 const options = { proxyName: 'cloudstate-ts-proxy', proxyVersion: '0.1.0', supportedEntityTypes: allTypes, backoff: { minMs: 10, maxMs: 40, randomFactor: 0 } };
@@ -140,4 +143,24 @@ t.test('several problems are reported together', async (t) => {
   await t.rejects(discover(client, options), DiscoveryError);
   const message = await uf.reported.next();
   t.match(message, /^The user function cannot be served:\n- Method b\.Streamy\.Watch .*\n- Method b\.Keyless\.Get /);
+});
+
+t.test('a google.api.http rule the proxy cannot serve: reported to the user function, and the proxy stops without serving or retrying', async (t) => {
+  const uf = await new FakeUserFunction().start();
+  t.teardown(() => uf.stop());
+  // t.Es.Cmd's rule names a path variable that is no field of its input, t.Key.
+  const { testFile } = testFiles;
+  const badRule = { get: '/es/{nope}' };
+  const file = {
+    ...testFile,
+    dependency: [...testFile.dependency, 'google/api/annotations.proto'],
+    service: testFile.service.map((s) => (s.name === 'Es' ? { ...s, method: s.method.map((m) => ({ ...m, options: { '.google.api.http': badRule } })) } : s)),
+  };
+  uf.spec = { ...good, proto: descriptorSetOf([file]) };
+  await t.rejects(startProxy(testProxyConfig(uf.port), silentLogger), DiscoveryError, 'the proxy does not start: discovery failed');
+  const message = await uf.reported.next();
+  t.match(message, /^HTTP API config: t\.Es\.Cmd: /, 'the report names the HTTP configuration and the method');
+  t.match(message, /path variable 'nope' is not a field of t\.Key/, 'and says what is wrong with the rule');
+  t.equal(uf.discoveries.size, 1, 'discovery was not retried');
+  t.equal(uf.reported.size, 0, 'reported once');
 });
