@@ -7,13 +7,10 @@
 // a new stream and a replay of what was persisted before the crash, whether or not the user
 // function had answered on the entity's stream before. (A command that arrives while the user function is down is UNAVAILABLE: event-sourced.test.ts,
 // shopping-cart.test.ts.)
-import { once } from 'node:events';
-import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { silentLogger } from '../../../../src/core/index.js';
-import { parseConfig } from '../../../../src/proxy/config.js';
-import { startProxy } from '../../../../src/proxy/proxy.js';
+import { startLink } from '../tcp-link.js';
+import { startTestProxy } from '../test-proxy.js';
 import { anyOf, b64, FakeUserFunction, key, msg, msgText, testSpec } from './fake-user-function.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -23,38 +20,6 @@ const state = (s: string) => anyOf('t.State', bytes(s));
 const replyTo = (id: number, text: string, extra: object = {}) => ({ reply: { command_id: id, client_action: { reply: { payload: anyOf('t.Msg', msg(text)) } }, ...extra } });
 const commandFor = (entity: string, id: number) => ({ command: { entity_id: entity, id, name: 'Cmd', payload: { type_url: keyUrl, value: b64(key(entity)) } } });
 const replayed = (sequence: number, s: string) => ({ event: { sequence, payload: { type_url: 'type.googleapis.com/t.Ev', value: b64(bytes(s)) } } });
-
-/** A TCP link to 127.0.0.1:`target` whose connections the test can cut. */
-async function startLink(target: number) {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(target, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    /** Destroys every connection through the link; new ones may follow. */
-    cut: () => {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -66,12 +31,7 @@ async function start(t: Teardown) {
   t.teardown(() => uf.stop());
   const link = await startLink(uf.port);
   t.teardown(() => link.close());
-  const parsed = parseConfig(['--dev', '--store', 'memory', '--http-port', '0', '--user-function-port', String(link.port)], {});
-  if (parsed.help) throw new Error('unexpected --help');
-  const proxy = await startProxy(parsed.config, silentLogger);
-  t.teardown(() => proxy.close());
-  const client = new grpc.Client(`127.0.0.1:${proxy.httpPort}`, grpc.credentials.createInsecure());
-  t.teardown(() => client.close());
+  const { proxy, client } = await startTestProxy(t, link.port);
   const grpcCall = (path: string, entity: string) =>
     new Promise<{ text?: string; error?: grpc.ServiceError }>((resolve) =>
       client.makeUnaryRequest(
