@@ -61,12 +61,14 @@ function patternOf(rule: HttpRule, where: string): { httpMethod: string; path: s
   throw new HttpConfigError(`${where}: the rule has no pattern (get, put, post, delete, patch or custom)`);
 }
 
-function compileBinding(method: MethodModel, rule: HttpRule, where: string): HttpBinding {
+function compileBinding(method: MethodModel, rule: HttpRule, ruleOf: string): HttpBinding {
   const fullName = `${method.serviceName}.${method.name}`;
   if (rule.selector && rule.selector !== fullName) {
-    throw new HttpConfigError(`${where}: rule selector '${rule.selector}' must be empty or '${fullName}'`);
+    throw new HttpConfigError(`${ruleOf}: rule selector '${rule.selector}' must be empty or '${fullName}'`);
   }
-  const { httpMethod, path } = patternOf(rule, where);
+  const { httpMethod, path } = patternOf(rule, ruleOf);
+  // Errors from here on name the rule too: a method may have several (additional_bindings).
+  const where = `${ruleOf} (${httpMethod === '*' ? '' : `${httpMethod} `}${path})`;
   let template: PathTemplate;
   try {
     template = parsePathTemplate(path);

@@ -159,7 +159,7 @@ t.test('a google.api.http rule the proxy cannot serve: reported to the user func
   uf.spec = { ...good, proto: descriptorSetOf([file]) };
   await t.rejects(startProxy(testProxyConfig(uf.port), silentLogger), DiscoveryError, 'the proxy does not start: discovery failed');
   const message = await uf.reported.next();
-  t.match(message, /^HTTP API config: t\.Es\.Cmd: /, 'the report names the HTTP configuration and the method');
+  t.match(message, /^HTTP API config: t\.Es\.Cmd \(GET \/es\/\{nope\}\): /, 'the report names the HTTP configuration, the method and its rule');
   t.match(message, /path variable 'nope' is not a field of t\.Key/, 'and says what is wrong with the rule');
   t.equal(uf.discoveries.size, 1, 'discovery was not retried');
   t.equal(uf.reported.size, 0, 'reported once');
