@@ -22,6 +22,8 @@ import type { EntityBehavior, EntityContext, EntityStorage } from '../../shardin
 import { EntityStoppedError, withRecoveryPermit } from '../../sharding/index.js';
 import type { PersistentRepr } from '../../persistence/index.js';
 import type { ProtocolStream } from '../user-function.js';
+import { EntityMetrics } from './instrumentation.js';
+import type { EventSourcedInstrumentation } from './instrumentation.js';
 import { EMPTY_BYTES } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
 import { StreamEntity } from './stream-entity.js';
@@ -29,10 +31,11 @@ import type { EntitySupportOptions, StreamOut } from './stream-entity.js';
 
 /** The sharding behaviour of one event-sourced service. */
 export function eventSourcedBehavior(o: EntitySupportOptions): EntityBehavior<EntityCommand, UserFunctionReply> {
+  const metrics = (o.metrics ?? new EntityMetrics()).eventSourced(o.service.persistenceId);
   return {
     async start(context, storage) {
       if (!storage) throw new Error(`event-sourced entity ${context.persistenceId} needs storage: give Sharding a storage`);
-      return new EventSourcedEntity(o, context, storage).start();
+      return new EventSourcedEntity(o, context, storage, metrics).start();
     },
   };
 }
@@ -45,8 +48,9 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     o: EntitySupportOptions,
     context: EntityContext,
     private readonly storage: EntityStorage,
+    private readonly es: EventSourcedInstrumentation,
   ) {
-    super(o, context, 'entity', true);
+    super(o, context, 'entity', true, es);
   }
 
   protected async connect(): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {
@@ -69,11 +73,13 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
           snapshot: snapshot ? { snapshot_sequence: snapshot.metadata.seqNr, snapshot: { type_url: snapshot.metadata.manifest, value: snapshot.payload } } : undefined,
         },
       });
+      if (snapshot) this.es.snapshotLoaded(snapshot.metadata.manifest, snapshot.payload);
       let seqNr = snapshot?.metadata.seqNr ?? 0;
       // Nothing after the snapshot (or no events at all): no journal read.
       if (highest > seqNr) {
         for await (const event of journal.replay(persistenceId, { fromSeqNr: seqNr + 1 })) {
           stream.send({ event: { sequence: event.seqNr, payload: { type_url: event.manifest, value: event.payload } } });
+          this.es.eventLoaded(event.manifest, event.payload);
           seqNr = event.seqNr;
         }
       }
@@ -89,7 +95,7 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     return { command };
   }
 
-  protected async persist(reply: EventSourcedReply): Promise<UserFunctionReply | undefined> {
+  protected async persist(reply: EventSourcedReply, repliedAt: number): Promise<UserFunctionReply | undefined> {
     const events = reply.events ?? [];
     if (events.length === 0) return undefined;
     const { persistenceId, writerId, clock } = this.context;
@@ -111,15 +117,20 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'Unexpected entity failure - the events could not be persisted');
       this.closeStream();
+      this.es.entityFailed();
       throw new EntityStoppedError(`the events of ${persistenceId} could not be persisted: ${describeError(err)}`, { cause: err });
     }
+    this.es.eventsPersisted(events, repliedAt);
     this.seqNr += reprs.length;
     const snapshot = reply.snapshot;
     if (snapshot) {
       const metadata = { persistenceId, seqNr: this.seqNr, timestamp, manifest: snapshot.type_url ?? '' };
-      await this.storage.snapshots.save(metadata, snapshot.value ?? EMPTY_BYTES).catch((err: unknown) => {
-        this.log.warn({ seqNr: this.seqNr, err: describeError(err) }, 'snapshot not saved (recovery replays the events instead)');
-      });
+      await this.storage.snapshots.save(metadata, snapshot.value ?? EMPTY_BYTES).then(
+        () => this.es.snapshotPersisted(snapshot),
+        (err: unknown) => {
+          this.log.warn({ seqNr: this.seqNr, err: describeError(err) }, 'snapshot not saved (recovery replays the events instead)');
+        },
+      );
     }
     return undefined;
   }

@@ -34,6 +34,7 @@ import type { ServiceModel } from '../model.js';
 import { UserFunctionCallError } from '../user-function.js';
 import type { ProtocolStream, StreamItem, UserFunctionClient } from '../user-function.js';
 import { EntityRecoveryError } from './errors.js';
+import type { EntityInstrumentation, EntityMetrics } from './instrumentation.js';
 import { failureReply } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
 import { streamEndOutcome } from './stream-end.js';
@@ -48,6 +49,8 @@ export interface EntitySupportOptions {
   readonly relayTimeoutMs: number;
   /** After a half-close, how long the user function has to end its side before the stream is cancelled, ms. */
   readonly closeGraceMs?: number;
+  /** Where the entities' metrics go (./instrumentation.ts); without, they are recorded nowhere. */
+  readonly metrics?: EntityMetrics;
 }
 
 /** The parts of a stream-out message both entity types have. */
@@ -65,6 +68,8 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
   private commandId = 0;
   /** The user function answered on `stream`: it is known to have reached a live user function. */
   private answered = false;
+  /** When the instance started (the instrumentation's clock); undefined once it stopped. */
+  private activeSince: number | undefined;
   protected readonly log: Logger;
 
   constructor(
@@ -74,6 +79,7 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     private readonly kind: string,
     /** Whether `failure.restart` restarts the entity (event sourced: yes; value entities: the reference proxy ignores it). */
     private readonly restartOnFailure: boolean,
+    protected readonly metrics: EntityInstrumentation,
   ) {
     this.log = o.logger.child({ service: o.service.name, entityId: context.entityId });
   }
@@ -82,51 +88,73 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
   protected abstract connect(): Promise<ProtocolStream<In, StreamOut<Reply>>>;
   /** The stream-in message carrying a command. */
   protected abstract commandMessage(command: Command): In;
-  /** Makes the reply's effects durable (events, state). Throws `EntityStoppedError`, or returns a failure to answer with. */
-  protected abstract persist(reply: Reply): Promise<UserFunctionReply | undefined>;
+  /**
+   * Makes the reply's effects durable (events, state). Throws `EntityStoppedError`, or returns a
+   * failure to answer with. `repliedAt`: when the reply came (the instrumentation's clock).
+   */
+  protected abstract persist(reply: Reply, repliedAt: number): Promise<UserFunctionReply | undefined>;
 
   /** Connects once, on the first command (so a passivated entity costs nothing until used). */
   async start(): Promise<this> {
-    await this.ensureStream();
+    this.activeSince = this.metrics.activated();
+    try {
+      await this.ensureStream();
+    } catch (err) {
+      this.stopped(); // no instance: sharding forgets it
+      throw err;
+    }
     return this;
   }
 
   async handle(command: EntityCommand): Promise<UserFunctionReply> {
-    const stream = await this.ensureStream();
-    const id = ++this.commandId;
-    stream.send(this.commandMessage({ entity_id: this.context.entityId, id, name: command.name, payload: command.payload }));
-    const item = await this.nextWithin(stream);
-    if (item === TIMEOUT) return this.crash('termination', `no answer to command ${id} (${command.name}) within ${this.o.relayTimeoutMs} ms`);
-    if ('end' in item) {
-      const outcome = streamEndOutcome(item.error, this.answered);
-      if ('unavailable' in outcome) {
-        this.closeStream();
-        throw outcome.unavailable;
+    const metrics = this.metrics;
+    const receivedAt = metrics.commandReceived();
+    try {
+      const recovering = this.stream === undefined || this.stream.done;
+      const stream = await this.ensureStream();
+      const id = ++this.commandId;
+      const sentAt = recovering ? metrics.now() : receivedAt;
+      stream.send(this.commandMessage({ entity_id: this.context.entityId, id, name: command.name, payload: command.payload }));
+      const item = await this.nextWithin(stream);
+      const repliedAt = metrics.commandProcessed(sentAt);
+      if (item === TIMEOUT) return this.completed(receivedAt, this.crash('termination', `no answer to command ${id} (${command.name}) within ${this.o.relayTimeoutMs} ms`));
+      if ('end' in item) {
+        const outcome = streamEndOutcome(item.error, this.answered);
+        if ('unavailable' in outcome) {
+          this.closeStream();
+          metrics.entityFailed();
+          throw outcome.unavailable;
+        }
+        return this.completed(receivedAt, this.crash('termination', `command ${id} (${command.name}) outstanding: ${outcome.termination}`));
       }
-      return this.crash('termination', `command ${id} (${command.name}) outstanding: ${outcome.termination}`);
+      this.answered = true;
+      const { reply, failure } = item.message;
+      if (failure) return this.completed(receivedAt, this.crash('failure', `${failure.description ?? ''} (command ${int64ToNumber(failure.command_id)})`));
+      if (!reply) return this.completed(receivedAt, this.crash('failure', 'empty or unknown message from the entity output stream'));
+      const replyId = int64ToNumber(reply.command_id);
+      if (replyId !== id) return this.completed(receivedAt, this.crash('failure', `incorrect command id in reply, expecting ${id} but got ${replyId}`));
+      const failed = await this.persist(reply, repliedAt);
+      if (failed) return this.completed(receivedAt, failed);
+      const answer = reply as UserFunctionReply;
+      if (answer.client_action?.failure?.restart && this.restartOnFailure) {
+        // The user function asked for a fresh start: a new stream, recovered at once (as the
+        // reference proxy's relay reconnects), which the next command waits for.
+        this.log.info({ description: answer.client_action.failure.description }, 'entity failed a command with restart; it recovers on a new stream');
+        this.closeStream();
+        const reconnecting = this.connectMeasured();
+        reconnecting.catch(() => undefined);
+        this.reconnecting = reconnecting;
+      }
+      return this.completed(receivedAt, { client_action: answer.client_action, side_effects: answer.side_effects ?? [] });
+    } catch (err) {
+      metrics.commandFailed();
+      metrics.commandCompleted(receivedAt);
+      throw err;
     }
-    this.answered = true;
-    const { reply, failure } = item.message;
-    if (failure) return this.crash('failure', `${failure.description ?? ''} (command ${int64ToNumber(failure.command_id)})`);
-    if (!reply) return this.crash('failure', 'empty or unknown message from the entity output stream');
-    const replyId = int64ToNumber(reply.command_id);
-    if (replyId !== id) return this.crash('failure', `incorrect command id in reply, expecting ${id} but got ${replyId}`);
-    const failed = await this.persist(reply);
-    if (failed) return failed;
-    const answer = reply as UserFunctionReply;
-    if (answer.client_action?.failure?.restart && this.restartOnFailure) {
-      // The user function asked for a fresh start: a new stream, recovered at once (as the
-      // reference proxy's relay reconnects), which the next command waits for.
-      this.log.info({ description: answer.client_action.failure.description }, 'entity failed a command with restart; it recovers on a new stream');
-      this.closeStream();
-      const reconnecting = this.connect();
-      reconnecting.catch(() => undefined);
-      this.reconnecting = reconnecting;
-    }
-    return { client_action: answer.client_action, side_effects: answer.side_effects ?? [] };
   }
 
   async stop(): Promise<void> {
+    this.stopped();
     this.closeStream();
     const reconnecting = this.reconnecting;
     this.reconnecting = undefined;
@@ -138,7 +166,35 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     const description = `Unexpected ${this.kind} ${what}`;
     this.log.error(`${description} - ${detail}`);
     this.closeStream();
+    this.metrics.entityFailed();
     return failureReply(description);
+  }
+
+  /** Records the end of a command received at `receivedAt`, answered with `reply`; returns `reply`. */
+  private completed(receivedAt: number, reply: UserFunctionReply): UserFunctionReply {
+    if (reply.client_action?.failure) this.metrics.commandFailed();
+    this.metrics.commandCompleted(receivedAt);
+    return reply;
+  }
+
+  /** Records the instance's passivation, once. */
+  private stopped(): void {
+    if (this.activeSince === undefined) return;
+    this.metrics.passivated(this.activeSince);
+    this.activeSince = undefined;
+  }
+
+  /** `connect`, recorded as a recovery. */
+  private async connectMeasured(): Promise<ProtocolStream<In, StreamOut<Reply>>> {
+    const startedAt = this.metrics.now();
+    try {
+      const stream = await this.connect();
+      this.metrics.recoveryCompleted(startedAt);
+      return stream;
+    } catch (err) {
+      this.metrics.recoveryFailed();
+      throw err;
+    }
   }
 
   /** Half-closes the stream (the user function then ends its side); cancels it if it lingers. */
@@ -155,9 +211,10 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
       // The user function ended the stream between commands (it restarted, say): start afresh.
       this.log.info('the entity stream ended while idle; it recovers before this command');
       this.closeStream();
+      this.metrics.entityFailed();
     }
     if (this.stream) return this.stream;
-    const connecting = this.reconnecting ?? this.connect();
+    const connecting = this.reconnecting ?? this.connectMeasured();
     this.reconnecting = undefined;
     try {
       this.stream = await connecting;

@@ -17,6 +17,8 @@ import type { Command, ValueEntityReply, ValueEntityStreamIn } from '../../proto
 import type { EntityBehavior, EntityContext, EntityStorage } from '../../sharding/index.js';
 import { withRecoveryPermit } from '../../sharding/index.js';
 import type { ProtocolStream } from '../user-function.js';
+import { EntityMetrics } from './instrumentation.js';
+import type { ValueEntityInstrumentation } from './instrumentation.js';
 import { EMPTY_BYTES } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
 import { StreamEntity } from './stream-entity.js';
@@ -24,10 +26,11 @@ import type { EntitySupportOptions, StreamOut } from './stream-entity.js';
 
 /** The sharding behaviour of one value-entity service. */
 export function valueEntityBehavior(o: EntitySupportOptions): EntityBehavior<EntityCommand, UserFunctionReply> {
+  const metrics = (o.metrics ?? new EntityMetrics()).valueEntity(o.service.persistenceId);
   return {
     async start(context, storage) {
       if (!storage) throw new Error(`value entity ${context.persistenceId} needs storage: give Sharding a storage`);
-      return new ValueEntity(o, context, storage).start();
+      return new ValueEntity(o, context, storage, metrics).start();
     },
   };
 }
@@ -40,8 +43,9 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
     o: EntitySupportOptions,
     context: EntityContext,
     private readonly storage: EntityStorage,
+    private readonly ve: ValueEntityInstrumentation,
   ) {
-    super(o, context, 'Value entity', false);
+    super(o, context, 'Value entity', false, ve);
   }
 
   private get key(): string {
@@ -51,6 +55,7 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
   protected async connect(): Promise<ProtocolStream<ValueEntityStreamIn, StreamOut<ValueEntityReply>>> {
     const stored = await withRecoveryPermit(this.storage, () => this.storage.keyValue.get(this.key));
     this.revision = stored?.revision ?? 0;
+    if (stored) this.ve.stateLoaded(stored.manifest, stored.payload);
     const stream = this.o.client.openValueEntity();
     stream.send({
       init: {
@@ -66,17 +71,21 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
     return { command };
   }
 
-  protected async persist(reply: ValueEntityReply): Promise<UserFunctionReply | undefined> {
+  protected async persist(reply: ValueEntityReply, repliedAt: number): Promise<UserFunctionReply | undefined> {
     const action = reply.state_action;
     try {
       if (action?.update) {
         const value = action.update.value;
         this.revision = await this.storage.keyValue.upsert(this.key, { payload: value?.value ?? EMPTY_BYTES, manifest: value?.type_url ?? '' }, this.revision);
+        this.ve.statePersisted(value, repliedAt);
       } else if (action?.delete) {
         if (this.revision > 0) await this.storage.keyValue.delete(this.key, this.revision);
         this.revision = 0;
+        this.ve.deleteCompleted(repliedAt);
       }
     } catch (err) {
+      if (action?.update) this.ve.persistFailed();
+      else this.ve.deleteFailed();
       return this.crash('failure', `the state of ${this.key} could not be stored: ${describeError(err)}`);
     }
     return undefined;

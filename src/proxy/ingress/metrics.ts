@@ -1,14 +1,16 @@
 /**
- * The ingress's Prometheus metrics: calls by protocol, method and status, and a latency
- * histogram by protocol and method. Registered once per registry (a second ingress on the same
- * registry shares them).
+ * The proxy's Prometheus primitives and the ingress's metrics.
  *
- * Recording a call is on every call's path, so it touches only plain numbers: nested maps
- * protocol → method → status find the cells (no label object hashed, no key string built), then
- * a counter, one histogram bucket, the sum and the count are incremented. The numbers reach
- * prom-client at scrape time, through two metric objects registered on the registry whose
- * `get()` answers exactly what prom-client's own Counter and Histogram would for the same
- * observations, so `/metrics` reads the same.
+ * `CounterMetric` and `HistogramMetric` keep each series as a cell of plain numbers that its
+ * owner holds and increments (no label object hashed, no key string built per observation);
+ * the numbers reach prom-client at scrape time, through `get()` methods that answer exactly
+ * what prom-client's own Counter and Histogram would for the same observations, so `/metrics`
+ * reads the same. The ingress's and the entities' (../entities/instrumentation.ts) metrics are
+ * made of them.
+ *
+ * The ingress's: calls by protocol, method and status, and a latency histogram by protocol and
+ * method, registered once per registry (a second ingress on the same registry shares them).
+ * Nested maps protocol → method → status find a call's cells.
  */
 import type { Metric, Registry } from 'prom-client';
 
@@ -29,64 +31,21 @@ export const DURATION_METRIC = {
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
 
-const BUCKETS = DURATION_METRIC.buckets;
+/** Labels of one series: names to values. */
+export type Labels = Readonly<Record<string, string>>;
 
-/** Calls of one protocol, method and status. */
-interface CallCount {
-  readonly labels: { protocol: IngressProtocol; method: string; status: string };
+/** One series of a counter. */
+export interface CounterCell {
+  readonly labels: Labels;
   value: number;
 }
 
-/** Latency of one protocol and method; `buckets[i]` counts calls in (BUCKETS[i-1], BUCKETS[i]]. */
-interface Latency {
-  readonly labels: { protocol: IngressProtocol; method: string };
+/** One series of a histogram; `buckets[i]` counts observations in (bounds[i-1], bounds[i]]. */
+export interface HistogramCell {
+  readonly labels: Labels;
   readonly buckets: number[];
   sum: number;
   count: number;
-  readonly byStatus: Map<string, CallCount>;
-}
-
-/**
- * The recorded numbers, shared by the two registered metrics. `counts` and `latencies` list the
- * cells in creation order, the order prom-client exports label sets in.
- */
-class IngressCalls {
-  private readonly byProtocol = new Map<IngressProtocol, Map<string, Latency>>();
-  readonly counts: CallCount[] = [];
-  readonly latencies: Latency[] = [];
-
-  record(protocol: IngressProtocol, method: string, status: string, seconds: number): void {
-    let byMethod = this.byProtocol.get(protocol);
-    if (byMethod === undefined) {
-      byMethod = new Map();
-      this.byProtocol.set(protocol, byMethod);
-    }
-    let latency = byMethod.get(method);
-    if (latency === undefined) {
-      latency = { labels: { protocol, method }, buckets: BUCKETS.map(() => 0), sum: 0, count: 0, byStatus: new Map() };
-      byMethod.set(method, latency);
-      this.latencies.push(latency);
-    }
-    let calls = latency.byStatus.get(status);
-    if (calls === undefined) {
-      calls = { labels: { protocol, method, status }, value: 0 };
-      latency.byStatus.set(status, calls);
-      this.counts.push(calls);
-    }
-    calls.value++;
-    let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
-    if (i < BUCKETS.length) latency.buckets[i]!++;
-    latency.sum += seconds;
-    latency.count++;
-  }
-
-  /** Forgets every label set, as prom-client's `reset()` does (the registry resets both metrics). */
-  reset(): void {
-    this.byProtocol.clear();
-    this.counts.length = 0;
-    this.latencies.length = 0;
-  }
 }
 
 /** One exported sample, in prom-client's shape (`sharedLabels` are the histogram's own labels). */
@@ -94,47 +53,91 @@ interface Sample {
   labels: Record<string, string | number>;
   value: number;
   metricName?: string;
-  sharedLabels?: Record<string, string>;
+  sharedLabels?: Labels;
 }
 
-/** The calls counter as prom-client's registry reads a metric (see prom-client/lib/counter.js). */
-class RequestsCounter {
+/**
+ * A counter that prom-client's registry reads as its own Counter (see prom-client/lib/counter.js),
+ * over series the owner holds (`cell`) and increments as plain numbers. Series are exported in
+ * creation order. `reset()` zeroes them (the owner keeps its cells); a subclass may forget them.
+ */
+export class CounterMetric {
   // Not readonly: an OpenMetrics registry renames counters (drops `_total`) when it scrapes.
-  name: string = REQUESTS_METRIC.name;
-  readonly help = REQUESTS_METRIC.help;
+  name: string;
+  readonly help: string;
   readonly type = 'counter';
   readonly aggregator = 'sum';
+  readonly cells: CounterCell[] = [];
 
-  constructor(readonly calls: IngressCalls) {}
+  constructor(config: { readonly name: string; readonly help: string }) {
+    this.name = config.name;
+    this.help = config.help;
+  }
+
+  /** A new series at 0 with `labels` (their names in the order they print). */
+  cell(labels: Labels): CounterCell {
+    const cell = { labels, value: 0 };
+    this.cells.push(cell);
+    return cell;
+  }
 
   async get() {
-    const values: Sample[] = this.calls.counts.map(({ labels, value }) => ({ labels, value }));
+    const values: Sample[] = this.cells.map(({ labels, value }) => ({ labels, value }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   reset(): void {
-    this.calls.reset();
+    for (const cell of this.cells) cell.value = 0;
   }
 }
 
-/** The latency histogram as prom-client's registry reads a metric (see prom-client/lib/histogram.js). */
-class DurationHistogram {
-  readonly name = DURATION_METRIC.name;
-  readonly help = DURATION_METRIC.help;
+/**
+ * A histogram that prom-client's registry reads as its own Histogram (see
+ * prom-client/lib/histogram.js), over series the owner holds (`cell`) and feeds through
+ * `observe`. `reset()` as for `CounterMetric`.
+ */
+export class HistogramMetric {
+  readonly name: string;
+  readonly help: string;
   readonly type = 'histogram';
   readonly aggregator = 'sum';
+  /** Upper bounds of the buckets, ascending (`+Inf` implied). */
+  readonly bounds: readonly number[];
+  readonly cells: HistogramCell[] = [];
 
-  constructor(readonly calls: IngressCalls) {}
+  constructor(config: { readonly name: string; readonly help: string; readonly buckets: readonly number[] }) {
+    this.name = config.name;
+    this.help = config.help;
+    this.bounds = config.buckets;
+  }
+
+  /** A new empty series with `labels`. */
+  cell(labels: Labels): HistogramCell {
+    const cell = { labels, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+    this.cells.push(cell);
+    return cell;
+  }
+
+  /** Records `value` in `cell` (one of this histogram's): one bucket, the sum and the count. */
+  observe(cell: HistogramCell, value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    if (i < bounds.length) cell.buckets[i]!++;
+    cell.sum += value;
+    cell.count++;
+  }
 
   /** For the text format: `le` first, then the label set (prom-client's `sharedLabels`). */
   async getForPromString() {
+    const bounds = this.bounds;
     const bucket = `${this.name}_bucket`;
     const values: Sample[] = [];
-    for (const { labels, buckets, sum, count } of this.calls.latencies) {
+    for (const { labels, buckets, sum, count } of this.cells) {
       let cumulative = 0;
-      for (let i = 0; i < BUCKETS.length; i++) {
+      for (let i = 0; i < bounds.length; i++) {
         cumulative += buckets[i]!;
-        values.push({ labels: { le: BUCKETS[i]! }, sharedLabels: labels, value: cumulative, metricName: bucket });
+        values.push({ labels: { le: bounds[i]! }, sharedLabels: labels, value: cumulative, metricName: bucket });
       }
       values.push(
         { labels: { le: '+Inf' }, sharedLabels: labels, value: count, metricName: bucket },
@@ -156,7 +159,83 @@ class DurationHistogram {
   }
 
   reset(): void {
-    this.calls.reset();
+    for (const cell of this.cells) {
+      cell.buckets.fill(0);
+      cell.sum = 0;
+      cell.count = 0;
+    }
+  }
+}
+
+/**
+ * Registers `metric` on `registry`. prom-client's registry takes any object shaped like its
+ * metrics; its types name only its own classes.
+ */
+export function registerMetric(registry: Registry, metric: CounterMetric | HistogramMetric): void {
+  registry.registerMetric(metric as unknown as Metric);
+}
+
+/** Latency of one protocol and method, and its calls by status. */
+interface Latency {
+  readonly cell: HistogramCell;
+  readonly byStatus: Map<string, CounterCell>;
+}
+
+/**
+ * The recorded numbers of both ingress metrics. Nested maps protocol → method → status find
+ * the cells; a reset forgets them all, as prom-client's `reset()` forgets label sets.
+ */
+class IngressCalls {
+  private readonly byProtocol = new Map<IngressProtocol, Map<string, Latency>>();
+  readonly requests = new RequestsCounter(this);
+  readonly durations = new DurationHistogram(this);
+
+  record(protocol: IngressProtocol, method: string, status: string, seconds: number): void {
+    let byMethod = this.byProtocol.get(protocol);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.byProtocol.set(protocol, byMethod);
+    }
+    let latency = byMethod.get(method);
+    if (latency === undefined) {
+      latency = { cell: this.durations.cell({ protocol, method }), byStatus: new Map() };
+      byMethod.set(method, latency);
+    }
+    let calls = latency.byStatus.get(status);
+    if (calls === undefined) {
+      calls = this.requests.cell({ protocol, method, status });
+      latency.byStatus.set(status, calls);
+    }
+    calls.value++;
+    this.durations.observe(latency.cell, seconds);
+  }
+
+  /** Forgets every label set (the registry resets both metrics). */
+  forget(): void {
+    this.byProtocol.clear();
+    this.requests.cells.length = 0;
+    this.durations.cells.length = 0;
+  }
+}
+
+/** The calls counter; knows its `IngressCalls`, so a second ingress on the registry finds them. */
+class RequestsCounter extends CounterMetric {
+  constructor(readonly calls: IngressCalls) {
+    super(REQUESTS_METRIC);
+  }
+
+  override reset(): void {
+    this.calls.forget();
+  }
+}
+
+class DurationHistogram extends HistogramMetric {
+  constructor(readonly calls: IngressCalls) {
+    super(DURATION_METRIC);
+  }
+
+  override reset(): void {
+    this.calls.forget();
   }
 }
 
@@ -172,10 +251,9 @@ export class IngressMetrics {
     if (existing instanceof RequestsCounter) {
       this.calls = existing.calls;
     } else {
-      // prom-client's registry takes any object shaped like its metrics; its types name only its own classes.
       this.calls = new IngressCalls();
-      registry.registerMetric(new RequestsCounter(this.calls) as unknown as Metric);
-      registry.registerMetric(new DurationHistogram(this.calls) as unknown as Metric);
+      registerMetric(registry, this.calls.requests);
+      registerMetric(registry, this.calls.durations);
     }
   }
 
