@@ -21,6 +21,7 @@ import type { ProxyConfig } from './config.js';
 import { CrdtSupport } from './crdt/index.js';
 import { discover, type Discovered } from './discovery.js';
 import { createDispatcher } from './entities/index.js';
+import { EntityMetrics } from './entities/instrumentation.js';
 import { startEventing } from './eventing/index.js';
 import { compileHttpRules, startEndpointListener, startIngress, type Ingress } from './ingress/index.js';
 import { measuredDispatcher } from './measured.js';
@@ -137,6 +138,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       settings: { passivationTimeoutMs: config.passivationTimeoutMs, relayTimeoutMs: config.relayTimeoutMs },
       logger: logger.child({ part: 'crdt-entities' }),
     });
+    // What `/metrics` serves: process, entities (registered as the entity types are set up), ingress, autoscaler.
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'cloudstate_proxy_' });
     const membersChanged = () => crdt.membersChanged();
     cluster.on('member-up', membersChanged);
     cluster.on('member-removed', membersChanged);
@@ -151,10 +155,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, signal?: A
       sharding,
       crdt,
       settings: { numberOfShards: config.numberOfShards, passivationTimeoutMs: config.passivationTimeoutMs, relayTimeoutMs: config.relayTimeoutMs },
+      metrics: new EntityMetrics(metrics),
       logger: logger.child({ part: 'entities' }),
     });
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics, prefix: 'cloudstate_proxy_' });
     let autoscaling: Autoscaling | undefined;
     if (config.autoscaler) {
       autoscaling = startAutoscaling(cluster, {

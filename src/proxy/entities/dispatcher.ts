@@ -33,6 +33,7 @@ import type { UserFunctionClient } from '../user-function.js';
 import { invokeAction, singleRequest, streamAction } from './action.js';
 import { toCallError } from './errors.js';
 import { eventSourcedBehavior } from './event-sourced.js';
+import type { EntityMetrics } from './instrumentation.js';
 import { entityMessageSerializer } from './messages.js';
 import type { EntityCommand, UserFunctionReply } from './messages.js';
 import type { EntitySupportOptions } from './stream-entity.js';
@@ -59,6 +60,8 @@ export interface DispatcherOptions {
   /** Serves the CRDT services, if this node serves them. */
   readonly crdt?: CrdtSupport;
   readonly settings?: Partial<EntitySettings>;
+  /** Where the event-sourced and value entities' metrics go (./instrumentation.ts). */
+  readonly metrics?: EntityMetrics;
   readonly scheduler?: Scheduler;
   readonly logger?: Logger;
 }
@@ -128,7 +131,7 @@ class EntityDispatcher implements Dispatcher {
     for (const service of o.model.services.values()) {
       const behavior = service.entityType === EntityType.eventSourced ? eventSourcedBehavior : service.entityType === EntityType.valueEntity ? valueEntityBehavior : undefined;
       if (!behavior) continue;
-      const support: EntitySupportOptions = { service, client: o.client, scheduler: o.scheduler ?? systemScheduler, logger: this.log, relayTimeoutMs: this.settings.relayTimeoutMs };
+      const support: EntitySupportOptions = { service, client: o.client, scheduler: o.scheduler ?? systemScheduler, logger: this.log, relayTimeoutMs: this.settings.relayTimeoutMs, ...(o.metrics ? { metrics: o.metrics } : {}) };
       const handle = o.sharding.init<EntityCommand, UserFunctionReply>({
         typeName: service.persistenceId,
         behavior: behavior(support),
