@@ -39,8 +39,8 @@ export interface NodeOptions {
   wrapJournal?: (plugin: JournalPlugin) => JournalPlugin;
 }
 
-export async function startNode(t: Teardown, options: NodeOptions = {}): Promise<Node> {
-  const settings = options.settings ?? {};
+/** The parts below the dispatcher: the fake user function and the proxy's client to it, a one-node cluster, sharding over memory storage, the test model. */
+export async function startParts(t: Teardown, options: Pick<NodeOptions, 'wrapJournal'> = {}) {
   const uf = await new FakeUserFunction().start();
   uf.spec = testSpec();
   t.teardown(() => uf.stop());
@@ -54,6 +54,12 @@ export async function startNode(t: Teardown, options: NodeOptions = {}): Promise
   const sharding = new Sharding(cluster, { storage });
   t.teardown(() => sharding.stop());
   const model = buildProxyModel(testSpec());
+  return { uf, client, plugin, storage, sharding, model };
+}
+
+export async function startNode(t: Teardown, options: NodeOptions = {}): Promise<Node> {
+  const settings = options.settings ?? {};
+  const { uf, client, plugin, storage, sharding, model } = await startParts(t, options);
   const dispatcher = createDispatcher({ model, client, sharding, settings: { numberOfShards: 10, ...settings } });
   const method = (path: string) => model.method(path) ?? assertNever(path);
   return {

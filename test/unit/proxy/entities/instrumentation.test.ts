@@ -7,21 +7,18 @@
  */
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
-import { Cluster } from '../../../../src/cluster/index.js';
 import { silentLogger, systemScheduler } from '../../../../src/core/index.js';
-import { openMemoryStorage } from '../../../../src/persistence/index.js';
 import { protocolType, type Any } from '../../../../src/protocol/index.js';
-import { buildProxyModel } from '../../../../src/proxy/descriptors.js';
 import { eventSourcedBehavior } from '../../../../src/proxy/entities/event-sourced.js';
 import { EntityMetrics } from '../../../../src/proxy/entities/instrumentation.js';
 import { entityMessageSerializer } from '../../../../src/proxy/entities/messages.js';
 import type { EntityCommand, UserFunctionReply } from '../../../../src/proxy/entities/messages.js';
 import type { EntitySupportOptions } from '../../../../src/proxy/entities/stream-entity.js';
 import { valueEntityBehavior } from '../../../../src/proxy/entities/value-entity.js';
-import { UserFunctionClient } from '../../../../src/proxy/user-function.js';
-import { entityStorage, lru, Sharding } from '../../../../src/sharding/index.js';
+import { lru } from '../../../../src/sharding/index.js';
 import type { EntityBehavior } from '../../../../src/sharding/index.js';
-import { anyOf, FakeUserFunction, key, msg, testSpec, type Connection } from './fake-user-function.js';
+import { anyOf, key, msg, type Connection } from './fake-user-function.js';
+import { startParts } from './harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const event = (s: string) => anyOf('t.Ev', bytes(s));
@@ -44,18 +41,7 @@ function samples(text: string): Map<string, number> {
 
 /** One node: the scripted user function, sharding over memory storage, the two entity types with their metrics on `registry`, each passivating all but its most recent entity. */
 async function start(t: Test) {
-  const uf = await new FakeUserFunction().start();
-  uf.spec = testSpec();
-  t.teardown(() => uf.stop());
-  const client = new UserFunctionClient({ port: uf.port });
-  t.teardown(() => client.close());
-  const cluster = await Cluster.start({ preset: 'local', seeds: [] });
-  t.teardown(() => cluster.shutdown());
-  await cluster.joined;
-  const plugin = await openMemoryStorage();
-  const sharding = new Sharding(cluster, { storage: entityStorage(plugin) });
-  t.teardown(() => sharding.stop());
-  const model = buildProxyModel(testSpec());
+  const { uf, client, plugin, sharding, model } = await startParts(t);
   const registry = new Registry();
   const metrics = new EntityMetrics(registry);
   const typeOf = (serviceName: string, behavior: (o: EntitySupportOptions) => EntityBehavior<EntityCommand, UserFunctionReply>) => {
