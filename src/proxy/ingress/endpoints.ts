@@ -12,10 +12,25 @@ import type net from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/index.js';
 import { http1Exchange, type HttpExchange } from './exchange.js';
+import type { HttpRoutes } from './http-rules.js';
 
 export type EndpointPath = '/ready' | '/alive' | '/metrics';
 
 export const ALL_ENDPOINTS: readonly EndpointPath[] = ['/ready', '/alive', '/metrics'];
+
+/**
+ * What a `google.api.http` rule of the user's would serve on a GET of an endpoint path, which
+ * the ingress answers itself (the endpoints come first): one line per shadowed rule, for a
+ * warning at start-up. Empty when no rule matches these paths.
+ */
+export function shadowedByEndpoints(routes: Pick<HttpRoutes, 'match'>): string[] {
+  const shadowed: string[] = [];
+  for (const path of ALL_ENDPOINTS) {
+    const hit = routes.match('GET', path);
+    if (hit) shadowed.push(`GET ${path} is the proxy's own ${path === '/metrics' ? 'metrics' : 'health'} endpoint: the HTTP rule of ${hit.binding.method.serviceName}.${hit.binding.method.name} never gets it on this port`);
+  }
+  return shadowed;
+}
 
 export interface Endpoints {
   /** Whether the proxy is ready to serve (`/ready` answers 200, else 503). */

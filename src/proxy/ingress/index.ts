@@ -26,7 +26,7 @@ import { serveGrpc, type GrpcContext } from './grpc-server.js';
 import { corsHeaders, isGrpcWeb, serveGrpcWeb } from './grpc-web.js';
 import { serveHttpApi, type HttpApiContext } from './http-api.js';
 import { StreamDrain } from './draining.js';
-import { serveEndpoint, type Endpoints } from './endpoints.js';
+import { serveEndpoint, shadowedByEndpoints, type Endpoints } from './endpoints.js';
 import { compileHttpRules, type HttpRoutes } from './http-rules.js';
 import { IngressMetrics } from './metrics.js';
 import { reflectionServices } from './reflection.js';
@@ -87,6 +87,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
   const { model, logger } = options;
   const log = logger.child({ component: 'ingress' });
   const routes: HttpRoutes = compileHttpRules(model);
+  for (const line of shadowedByEndpoints(routes)) log.warn(line);
   const registry = options.metrics ?? new Registry();
   const metrics = new IngressMetrics(registry);
   const maxMessageBytes = options.maxMessageBytes ?? 12 * 1024 * 1024;

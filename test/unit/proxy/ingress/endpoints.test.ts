@@ -2,8 +2,9 @@
 // the ingress port does, from the same `ready` and registry, and only the paths it was given.
 import t from 'tap';
 import { silentLogger } from '../../../../src/core/index.js';
-import { startEndpointListener } from '../../../../src/proxy/ingress/index.js';
-import { method, startFixture } from './fixtures/harness.js';
+import { compileHttpRules, startEndpointListener } from '../../../../src/proxy/ingress/index.js';
+import { shadowedByEndpoints } from '../../../../src/proxy/ingress/endpoints.js';
+import { fixtureModel, method, startFixture } from './fixtures/harness.js';
 
 const get = async (port: number, path: string) => {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -55,4 +56,16 @@ t.test('close stops listening and drops kept-alive connections', async (t) => {
   await t.rejects(fetch(`http://127.0.0.1:${listener.port}/alive`), 'nothing listens any more');
   await listener.close();
   t.pass('close is idempotent');
+});
+
+t.test("a user's HTTP rule on GET /ready, /alive or /metrics is shadowed by the endpoint: said, one line per rule", async (t) => {
+  const binding = (name: string) => ({ binding: { method: { serviceName: 'shop.Health', name } }, values: [] });
+  const routes = {
+    match: (httpMethod: string, path: string) => (httpMethod !== 'GET' ? undefined : path === '/alive' ? binding('Alive') : path === '/metrics' ? binding('Stats') : undefined),
+  } as unknown as Parameters<typeof shadowedByEndpoints>[0];
+  t.same(shadowedByEndpoints(routes), [
+    "GET /alive is the proxy's own health endpoint: the HTTP rule of shop.Health.Alive never gets it on this port",
+    "GET /metrics is the proxy's own metrics endpoint: the HTTP rule of shop.Health.Stats never gets it on this port",
+  ]);
+  t.same(shadowedByEndpoints(compileHttpRules(fixtureModel())), [], 'the fixture model (GET /carts/{user_id}, …) has no such rule');
 });
