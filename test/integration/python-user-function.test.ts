@@ -154,6 +154,13 @@ t.test('the Python function killed mid-run: UNAVAILABLE until it is back, then t
   t.same(await cart.cart('carl'), { items: [apple(1), pear(2)] }, 'carl\'s entity is active: its stream to the Python function is open');
 
   await proxy.killUserFunction();
+  // A command that reaches the proxy before it has read the closed connection goes out on it, and
+  // may have reached the function before it died: it fails as a crash mid-command (500). Once the
+  // proxy has seen the connection go, the function is down: 503 / UNAVAILABLE.
+  await eventually('the proxy sees the Python function down', async () => {
+    const probe = await cart.get('probe');
+    if (probe.status !== 503) throw new Error(`a probe got ${probe.status}`);
+  });
   let response = await cart.add('carl', kiwi(1));
   t.equal(response.status, 503, 'a command to the active entity → 503');
   t.equal((await cart.get('dora')).status, 503, 'a command to a new entity → 503');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { loadProtoFiles } from '../../src/protocol/index.js';
-import { freePort, proxyBin, shoppingCartScript, startProxy, type ProxyProcess } from '../support/proxy-process.js';
+import { eventually, freePort, proxyBin, shoppingCartScript, startProxy, type ProxyProcess } from '../support/proxy-process.js';
 
 const protoDir = join(import.meta.dirname, '..', '..', 'samples', 'shopping-cart', 'proto');
 const root = loadProtoFiles(['shoppingcart.proto'], { includeDirs: [protoDir], keepCase: false });
@@ -114,6 +114,12 @@ t.test('bad input gets a clear error and changes nothing; a user function outage
   t.same(await getCart(port, 'bob'), { items: [{ productId: 'apple', name: 'Apple', quantity: 1 }] }, 'nothing changed');
 
   await proxy.killUserFunction();
+  // A command that reaches the proxy before it has read the closed connection may fail as a crash
+  // mid-command (500): wait until the proxy has seen the user function go.
+  await eventually('the proxy sees the user function down', async () => {
+    const probe = await post(port, '/cart/probe/items/add', JSON.stringify({ productId: 'fig', name: 'Fig', quantity: 1 }));
+    if (probe.status !== 503) throw new Error(`a probe got ${probe.status}`);
+  });
   response = await post(port, '/cart/carl/items/add', JSON.stringify({ productId: 'fig', name: 'Fig', quantity: 1 }));
   t.equal(response.status, 503, 'user function down → 503');
   const down = await raw('/com.example.shoppingcart.ShoppingCart/GetCart', GetShoppingCart.encode({ userId: 'dora' }).finish());
