@@ -95,17 +95,17 @@ export function serveActionProtocol(
       .catch((error: unknown) => logger.error({ err: error, service: header.service_name, command: header.name }, 'streamed action handler failed'));
   };
   server
-    .unary(method('handleUnary'), async (command) => {
+    .unary(method('handleUnary'), async (command, call) => {
       const action = actionOf(command.service_name);
       if (!action) return notServed(command.service_name);
-      return action.unary(command, registry).catch((error: unknown) => unexpected(error, command));
+      return action.unary(command, registry, (cancel) => call.on('cancelled', cancel)).catch((error: unknown) => unexpected(error, command));
     })
     .clientStream(method('handleStreamedIn'), async (call) => {
       const { header, rest } = await split(call);
       if (!header) return {};
       const action = actionOf(header.service_name);
       if (!action) return notServed(header.service_name);
-      return action.streamedIn(header, rest, registry).catch((error: unknown) => unexpected(error, header));
+      return action.streamedIn(header, rest, registry, (cancel) => call.on('cancelled', cancel)).catch((error: unknown) => unexpected(error, header));
     })
     .serverStream(method('handleStreamedOut'), (command, call) => streamed(call, command, undefined))
     .bidi(method('handleStreamed'), (call) => {

@@ -38,8 +38,45 @@ export interface ActionOptions extends EntityOptions {
   readonly commandHandlers: Readonly<Record<string, ActionHandler>>;
 }
 
-/** The context of a unary or streamed-in action call: metadata, side effects, forward, fail. */
-export class ActionContext extends CommandContext {}
+/** Whether and when a call was cancelled by its client: the part the action contexts share. */
+class Cancellation {
+  cancelled = false;
+  private listeners: Array<() => void> = [];
+
+  on(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+/**
+ * The context of a unary or streamed-in action call: metadata, side effects, forward, fail, and
+ * the client's cancellation (it went away, or its deadline passed): what the handler answers
+ * after it is dropped, so long work may stop early.
+ */
+export class ActionContext extends CommandContext {
+  private readonly cancellation = new Cancellation();
+
+  /** True once the client cancelled the call. */
+  get cancelled(): boolean {
+    return this.cancellation.cancelled;
+  }
+
+  /** Calls `listener` when the client cancels the call. */
+  onCancel(listener: () => void): void {
+    this.cancellation.on(listener);
+  }
+
+  /** @internal */
+  cancel(): void {
+    this.cancellation.cancel();
+  }
+}
 
 /** Where a streamed action writes its responses. */
 export interface ResponseSink {
@@ -54,9 +91,7 @@ export interface ResponseSink {
 export class StreamedActionContext {
   private effects: SideEffect[] = [];
   private ended = false;
-  private cancelListeners: Array<() => void> = [];
-  /** True once the client cancelled the call (writes are then dropped). */
-  cancelled = false;
+  private readonly cancellation = new Cancellation();
 
   constructor(
     readonly commandName: string,
@@ -108,16 +143,19 @@ export class StreamedActionContext {
     if (!this.cancelled) this.sink.end();
   }
 
+  /** True once the client cancelled the call (writes are then dropped). */
+  get cancelled(): boolean {
+    return this.cancellation.cancelled;
+  }
+
   /** Calls `listener` when the client cancels the call. */
   onCancel(listener: () => void): void {
-    this.cancelListeners.push(listener);
+    this.cancellation.on(listener);
   }
 
   /** @internal */
   cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    for (const listener of this.cancelListeners) listener();
+    this.cancellation.cancel();
   }
 }
 
@@ -174,20 +212,25 @@ export class Action extends Entity {
     }
   }
 
-  /** @internal a unary call. Exceptions other than `CommandFailure` propagate (the server logs them and answers a failure). */
-  async unary(command: ActionCommand, registry: ServiceRegistry): Promise<ActionResponse> {
+  /**
+   * @internal a unary call; `onCancel` registers what the server calls when the client cancels
+   * it. Exceptions other than `CommandFailure` propagate (the server logs them and answers a failure).
+   */
+  async unary(command: ActionCommand, registry: ServiceRegistry, onCancel?: (cancel: () => void) => void): Promise<ActionResponse> {
     const target = this.target(command.name ?? '');
     if (!('method' in target)) return target;
     const ctx = new ActionContext(command.name ?? '', Metadata.fromProtocol(command.metadata), registry);
+    onCancel?.(() => ctx.cancel());
     const handler = target.handler as UnaryActionHandler;
     return this.answerOnce(target.method, ctx, () => handler(this.decode(target.method, command), ctx));
   }
 
   /** @internal a streamed-in call: `header` is the first message, `messages` the rest. */
-  async streamedIn(header: ActionCommand, messages: AsyncIterable<ActionCommand>, registry: ServiceRegistry): Promise<ActionResponse> {
+  async streamedIn(header: ActionCommand, messages: AsyncIterable<ActionCommand>, registry: ServiceRegistry, onCancel?: (cancel: () => void) => void): Promise<ActionResponse> {
     const target = this.target(header.name ?? '');
     if (!('method' in target)) return target;
     const ctx = new ActionContext(header.name ?? '', Metadata.fromProtocol(header.metadata), registry);
+    onCancel?.(() => ctx.cancel());
     const handler = target.handler as StreamedInActionHandler;
     return this.answerOnce(target.method, ctx, () => handler(this.payloads(target.method, messages), ctx));
   }

@@ -1,7 +1,9 @@
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import { Action, type ActionContext, type StreamedActionContext } from '../../../src/function/index.js';
+import { encodeFrame, protocolType } from '../../../src/protocol/index.js';
 import { anyOf, decodeAny, Inbox, plain, protocolClient, startServer, type Plain } from './protocol-client.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -29,12 +31,20 @@ function actions(): Action {
             return undefined;
           case 'crash':
             throw new Error('unary boom');
+          case 'endless':
+            return new Promise<undefined>((resolve) =>
+              ctx.onCancel(() => {
+                onHandlerCancelled?.(`unary ${String(ctx.cancelled)}`);
+                resolve(undefined);
+              }),
+            );
           default:
             return { text: `${ping.text}!${String(ctx.metadata.get('x-user') ?? '')}` };
         }
       },
       async In(messages: AsyncIterable<{ text: string }>, ctx: ActionContext) {
         const texts: string[] = [];
+        ctx.onCancel(() => onHandlerCancelled?.(`in ${String(ctx.cancelled)}`));
         for await (const message of messages) texts.push(message.text);
         if (texts.includes('fail')) ctx.fail('in failed');
         return { text: `${texts.join('+')}|${String(ctx.metadata.get('x-user') ?? '')}` };
@@ -90,7 +100,7 @@ async function setup(t: Test) {
     new Promise<Plain>((resolve, reject) =>
       client.handleUnary!(request, (error: Error | null, response: unknown) => (error ? reject(error) : resolve(plain(response)))),
     );
-  return { action, client, ping, unary };
+  return { action, client, ping, unary, port };
 }
 
 const effectIds = (action: Action, response: Plain) =>
@@ -181,4 +191,33 @@ t.test('streamed out: a client cancel reaches the handler', async (t) => {
   });
   call.cancel();
   t.equal(await seen, 'endless');
+});
+
+t.test('unary and streamed in: a client cancel reaches the handler (ctx.onCancel, ctx.cancelled)', async (t) => {
+  const { action, client, ping, port } = await setup(t);
+  const unarySeen = new Promise<string>((resolve) => {
+    onHandlerCancelled = resolve;
+  });
+  const call = client.handleUnary!(ping('Unary', 'endless'), () => undefined) as grpc.ClientUnaryCall;
+  // The handler has the call once the server got it: cancel a moment after it was sent.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  call.cancel();
+  t.equal(await unarySeen, 'unary true', 'the unary handler was told, and ctx.cancelled is true');
+
+  // A client stream still open when its deadline passes (the server enforces grpc-timeout). A
+  // Node client's cancel half-closes the stream before its RST_STREAM, which reads as a
+  // complete input, so the raw request here sets a deadline and never ends.
+  const inSeen = new Promise<string>((resolve) => {
+    onHandlerCancelled = resolve;
+  });
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  const stream = session.request({ ':method': 'POST', ':path': '/cloudstate.action.ActionProtocol/handleStreamedIn', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '100m' });
+  stream.on('error', () => undefined);
+  const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('trailers', resolve).on('response', (h) => h['grpc-status'] !== undefined && resolve(h)));
+  const ActionCommand = protocolType('cloudstate.action.ActionCommand');
+  for (const text of ['header', 'a']) stream.write(encodeFrame(ActionCommand.encode(ActionCommand.fromObject({ service_name: SERVICE, name: 'In', payload: anyOf(action.root, 'fixture.model.Ping', { text }) })).finish()));
+  t.equal(await inSeen, 'in true', 'the streamed-in handler was told');
+  t.equal((await trailers)['grpc-status'], '4', 'and the call ended DEADLINE_EXCEEDED');
+  stream.close();
 });
