@@ -38,45 +38,37 @@ export interface ActionOptions extends EntityOptions {
   readonly commandHandlers: Readonly<Record<string, ActionHandler>>;
 }
 
-/** Whether and when a call was cancelled by its client: the part the action contexts share. */
-class Cancellation {
-  cancelled = false;
-  private listeners: Array<() => void> = [];
-
-  on(listener: () => void): void {
-    this.listeners.push(listener);
-  }
-
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    for (const listener of this.listeners) listener();
-  }
-}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base takes any arguments
+type ContextClass = new (...args: any[]) => object;
 
 /**
- * The context of a unary or streamed-in action call: metadata, side effects, forward, fail, and
- * the client's cancellation (it went away, or its deadline passed): what the handler answers
- * after it is dropped, so long work may stop early.
+ * Adds the client's cancellation (it went away, or the call's deadline passed) to an action
+ * context class: `cancelled`, `onCancel`, and `cancel` for the server. What a handler sends after
+ * it is dropped, so long work may stop early.
  */
-export class ActionContext extends CommandContext {
-  private readonly cancellation = new Cancellation();
+function cancellable<Base extends ContextClass>(base: Base) {
+  return class extends base {
+    /** True once the client cancelled the call (what the handler sends after that is dropped). */
+    cancelled = false;
+    /** @internal */
+    cancelListeners: Array<() => void> = [];
 
-  /** True once the client cancelled the call. */
-  get cancelled(): boolean {
-    return this.cancellation.cancelled;
-  }
+    /** Calls `listener` when the client cancels the call. */
+    onCancel(listener: () => void): void {
+      this.cancelListeners.push(listener);
+    }
 
-  /** Calls `listener` when the client cancels the call. */
-  onCancel(listener: () => void): void {
-    this.cancellation.on(listener);
-  }
-
-  /** @internal */
-  cancel(): void {
-    this.cancellation.cancel();
-  }
+    /** @internal */
+    cancel(): void {
+      if (this.cancelled) return;
+      this.cancelled = true;
+      for (const listener of this.cancelListeners) listener();
+    }
+  };
 }
+
+/** The context of a unary or streamed-in action call: metadata, side effects, forward, fail, cancellation. */
+export class ActionContext extends cancellable(CommandContext) {}
 
 /** Where a streamed action writes its responses. */
 export interface ResponseSink {
@@ -88,10 +80,9 @@ export interface ResponseSink {
  * The context of a streamed-out or streamed action call. Each of `reply`, `forward`, `fail` and
  * `noReply` sends one response, carrying the side effects asked for since the previous one.
  */
-export class StreamedActionContext {
+export class StreamedActionContext extends cancellable(class {}) {
   private effects: SideEffect[] = [];
   private ended = false;
-  private readonly cancellation = new Cancellation();
 
   constructor(
     readonly commandName: string,
@@ -99,7 +90,9 @@ export class StreamedActionContext {
     private readonly method: protobuf.Method,
     private readonly registry: ServiceRegistry,
     private readonly sink: ResponseSink,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Side effect to send with the next response. */
   effect(serviceName: string, commandName: string, message: object, synchronous = false, metadata?: Metadata): void {
@@ -141,21 +134,6 @@ export class StreamedActionContext {
     if (this.ended) return;
     this.ended = true;
     if (!this.cancelled) this.sink.end();
-  }
-
-  /** True once the client cancelled the call (writes are then dropped). */
-  get cancelled(): boolean {
-    return this.cancellation.cancelled;
-  }
-
-  /** Calls `listener` when the client cancels the call. */
-  onCancel(listener: () => void): void {
-    this.cancellation.on(listener);
-  }
-
-  /** @internal */
-  cancel(): void {
-    this.cancellation.cancel();
   }
 }
 
