@@ -20,6 +20,7 @@ import type { Replicator } from '../../crdt/index.js';
 import type { Any } from '../../protocol/index.js';
 import { entityIdOf } from '../descriptors.js';
 import { CallError, Status } from '../dispatch.js';
+import { invalidRequest } from '../entities/errors.js';
 import type { UserFunctionReply } from '../entities/messages.js';
 import type { MethodModel, ProxyModel, ServiceModel } from '../model.js';
 import type { UserFunctionClient } from '../user-function.js';
@@ -120,7 +121,7 @@ export class CrdtSupport {
     try {
       return { service, entityId: entityIdOf(method, payload.value ?? new Uint8Array(0)) };
     } catch (err) {
-      throw new CallError(Status.INVALID_ARGUMENT, `${method.path}: the request is not a valid ${method.inputType.fullName.replace(/^\./, '')}: ${describeError(err)}`);
+      throw invalidRequest(method, err);
     }
   }
 

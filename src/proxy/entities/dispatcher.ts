@@ -31,7 +31,7 @@ import { Router } from '../router.js';
 import type { Hop } from '../router.js';
 import type { UserFunctionClient } from '../user-function.js';
 import { invokeAction, singleRequest, streamAction } from './action.js';
-import { toCallError } from './errors.js';
+import { invalidRequest, toCallError } from './errors.js';
 import { eventSourcedBehavior } from './event-sourced.js';
 import type { EntityMetrics } from './instrumentation.js';
 import { entityMessageSerializer } from './messages.js';
@@ -70,10 +70,6 @@ export interface DispatcherOptions {
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return new EntityDispatcher(options);
 }
-
-/** A request that is not an encoded input message of its method: the client's mistake. */
-const invalidRequest = (method: MethodModel, err: unknown): CallError =>
-  new CallError(Status.INVALID_ARGUMENT, `${method.path}: the request is not a valid ${method.inputType.fullName.replace(/^\./, '')}: ${describeError(err)}`);
 
 /**
  * `invalidRequest` unless `bytes` decode as the method's input. Actions get the bytes as they

@@ -6,9 +6,14 @@
 import { CloudstateError, describeError } from '../../core/index.js';
 import { CallError, Status } from '../dispatch.js';
 import type { StatusCode } from '../dispatch.js';
+import type { MethodModel } from '../model.js';
 import { UserFunctionCallError, UserFunctionErrorCode } from '../user-function.js';
 
 const codeOf = (err: unknown): string | undefined => (err instanceof CloudstateError ? err.code : undefined);
+
+/** A request that is not an encoded input message of its method (`err`: why it did not decode): the client's mistake. */
+export const invalidRequest = (method: MethodModel, err: unknown): CallError =>
+  new CallError(Status.INVALID_ARGUMENT, `${method.path}: the request is not a valid ${method.inputType.fullName.replace(/^\./, '')}: ${describeError(err)}`);
 
 /** Code of `EntityRecoveryError`. */
 export const ENTITY_RECOVERY_FAILED = 'ERR_PROXY_ENTITY_RECOVERY';
