@@ -40,7 +40,7 @@ export function eventSourcedBehavior(o: EntitySupportOptions): EntityBehavior<En
   };
 }
 
-class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourcedReply> {
+class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourcedReply, EventSourcedInstrumentation> {
   /** The highest sequence number stored for the entity. */
   private seqNr = 0;
 
@@ -48,9 +48,9 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     o: EntitySupportOptions,
     context: EntityContext,
     private readonly storage: EntityStorage,
-    private readonly es: EventSourcedInstrumentation,
+    metrics: EventSourcedInstrumentation,
   ) {
-    super(o, context, 'entity', true, es);
+    super(o, context, 'entity', true, metrics);
   }
 
   protected async connect(): Promise<ProtocolStream<EventSourcedStreamIn, StreamOut<EventSourcedReply>>> {
@@ -73,13 +73,13 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
           snapshot: snapshot ? { snapshot_sequence: snapshot.metadata.seqNr, snapshot: { type_url: snapshot.metadata.manifest, value: snapshot.payload } } : undefined,
         },
       });
-      if (snapshot) this.es.snapshotLoaded(snapshot.metadata.manifest, snapshot.payload);
+      if (snapshot) this.metrics.snapshotLoaded(snapshot.metadata.manifest, snapshot.payload);
       let seqNr = snapshot?.metadata.seqNr ?? 0;
       // Nothing after the snapshot (or no events at all): no journal read.
       if (highest > seqNr) {
         for await (const event of journal.replay(persistenceId, { fromSeqNr: seqNr + 1 })) {
           stream.send({ event: { sequence: event.seqNr, payload: { type_url: event.manifest, value: event.payload } } });
-          this.es.eventLoaded(event.manifest, event.payload);
+          this.metrics.eventLoaded(event.manifest, event.payload);
           seqNr = event.seqNr;
         }
       }
@@ -117,16 +117,16 @@ class EventSourcedEntity extends StreamEntity<EventSourcedStreamIn, EventSourced
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'Unexpected entity failure - the events could not be persisted');
       this.closeStream();
-      this.es.entityFailed();
+      this.metrics.entityFailed();
       throw new EntityStoppedError(`the events of ${persistenceId} could not be persisted: ${describeError(err)}`, { cause: err });
     }
-    this.es.eventsPersisted(events, repliedAt);
+    this.metrics.eventsPersisted(events, repliedAt);
     this.seqNr += reprs.length;
     const snapshot = reply.snapshot;
     if (snapshot) {
       const metadata = { persistenceId, seqNr: this.seqNr, timestamp, manifest: snapshot.type_url ?? '' };
       await this.storage.snapshots.save(metadata, snapshot.value ?? EMPTY_BYTES).then(
-        () => this.es.snapshotPersisted(snapshot),
+        () => this.metrics.snapshotPersisted(snapshot),
         (err: unknown) => {
           this.log.warn({ seqNr: this.seqNr, err: describeError(err) }, 'snapshot not saved (recovery replays the events instead)');
         },

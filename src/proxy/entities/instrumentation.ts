@@ -24,6 +24,7 @@ import { Summary, type Registry } from 'prom-client';
 import type { Any } from '../../protocol/index.js';
 import { CounterMetric, HistogramMetric, now, registerMetric } from '../ingress/metrics.js';
 import type { CounterCell, HistogramCell } from '../ingress/metrics.js';
+import { EMPTY_BYTES } from './messages.js';
 
 /** The histograms' upper bounds, seconds: the reference's (the Prometheus Java client's default buckets). */
 export const ENTITY_TIME_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -272,7 +273,7 @@ export class EventSourcedInstrumentation extends EntityInstrumentation {
   eventsPersisted(events: readonly Any[], startedAt: number): void {
     this.persistCompleted(startedAt);
     let bytes = 0;
-    for (const event of events) bytes += anySize(event.type_url ?? '', event.value ?? EMPTY);
+    for (const event of events) bytes += anySize(event.type_url ?? '', event.value ?? EMPTY_BYTES);
     this.persistedEvents.value += events.length;
     this.persistedEventBytes.value += bytes;
   }
@@ -280,7 +281,7 @@ export class EventSourcedInstrumentation extends EntityInstrumentation {
   /** A snapshot is stored. */
   snapshotPersisted(snapshot: Any): void {
     this.persistedSnapshots.value++;
-    this.persistedSnapshotBytes.value += anySize(snapshot.type_url ?? '', snapshot.value ?? EMPTY);
+    this.persistedSnapshotBytes.value += anySize(snapshot.type_url ?? '', snapshot.value ?? EMPTY_BYTES);
   }
 
   /** A recovery read an event (`manifest`: its type URL). */
@@ -333,7 +334,7 @@ export class ValueEntityInstrumentation extends EntityInstrumentation {
   statePersisted(state: Any | null | undefined, startedAt: number): void {
     this.persistCompleted(startedAt);
     this.persistedStates.value++;
-    this.persistedStateBytes.value += anySize(state?.type_url ?? '', state?.value ?? EMPTY);
+    this.persistedStateBytes.value += anySize(state?.type_url ?? '', state?.value ?? EMPTY_BYTES);
   }
 
   persistFailed(): void {
@@ -349,8 +350,6 @@ export class ValueEntityInstrumentation extends EntityInstrumentation {
     this.deleteFailures.value++;
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * The entity metrics of one registry (the one `/metrics` renders): each kind's metrics are

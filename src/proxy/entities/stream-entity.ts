@@ -61,7 +61,7 @@ export interface StreamOut<Reply> {
 
 const TIMEOUT = Symbol('timeout');
 
-export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> implements EntityInstance<EntityCommand, UserFunctionReply> {
+export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }, Metrics extends EntityInstrumentation = EntityInstrumentation> implements EntityInstance<EntityCommand, UserFunctionReply> {
   private stream: ProtocolStream<In, StreamOut<Reply>> | undefined;
   /** A restart's new stream, being recovered. */
   private reconnecting: Promise<ProtocolStream<In, StreamOut<Reply>>> | undefined;
@@ -79,7 +79,7 @@ export abstract class StreamEntity<In, Reply extends { command_id?: Int64 }> imp
     private readonly kind: string,
     /** Whether `failure.restart` restarts the entity (event sourced: yes; value entities: the reference proxy ignores it). */
     private readonly restartOnFailure: boolean,
-    protected readonly metrics: EntityInstrumentation,
+    protected readonly metrics: Metrics,
   ) {
     this.log = o.logger.child({ service: o.service.name, entityId: context.entityId });
   }

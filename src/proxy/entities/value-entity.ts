@@ -35,7 +35,7 @@ export function valueEntityBehavior(o: EntitySupportOptions): EntityBehavior<Ent
   };
 }
 
-class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
+class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply, ValueEntityInstrumentation> {
   /** The stored revision (0: nothing stored). */
   private revision = 0;
 
@@ -43,9 +43,9 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
     o: EntitySupportOptions,
     context: EntityContext,
     private readonly storage: EntityStorage,
-    private readonly ve: ValueEntityInstrumentation,
+    metrics: ValueEntityInstrumentation,
   ) {
-    super(o, context, 'Value entity', false, ve);
+    super(o, context, 'Value entity', false, metrics);
   }
 
   private get key(): string {
@@ -55,7 +55,7 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
   protected async connect(): Promise<ProtocolStream<ValueEntityStreamIn, StreamOut<ValueEntityReply>>> {
     const stored = await withRecoveryPermit(this.storage, () => this.storage.keyValue.get(this.key));
     this.revision = stored?.revision ?? 0;
-    if (stored) this.ve.stateLoaded(stored.manifest, stored.payload);
+    if (stored) this.metrics.stateLoaded(stored.manifest, stored.payload);
     const stream = this.o.client.openValueEntity();
     stream.send({
       init: {
@@ -77,15 +77,15 @@ class ValueEntity extends StreamEntity<ValueEntityStreamIn, ValueEntityReply> {
       if (action?.update) {
         const value = action.update.value;
         this.revision = await this.storage.keyValue.upsert(this.key, { payload: value?.value ?? EMPTY_BYTES, manifest: value?.type_url ?? '' }, this.revision);
-        this.ve.statePersisted(value, repliedAt);
+        this.metrics.statePersisted(value, repliedAt);
       } else if (action?.delete) {
         if (this.revision > 0) await this.storage.keyValue.delete(this.key, this.revision);
         this.revision = 0;
-        this.ve.deleteCompleted(repliedAt);
+        this.metrics.deleteCompleted(repliedAt);
       }
     } catch (err) {
-      if (action?.update) this.ve.persistFailed();
-      else this.ve.deleteFailed();
+      if (action?.update) this.metrics.persistFailed();
+      else this.metrics.deleteFailed();
       return this.crash('failure', `the state of ${this.key} could not be stored: ${describeError(err)}`);
     }
     return undefined;
