@@ -194,6 +194,9 @@ export class H2Channel {
   }
 }
 
+/** What a call reads of its connection when it ends: whether the server accepted it, and whether it was lost. */
+type ConnectionState = Readonly<Pick<Connection, 'established' | 'lost'>>;
+
 /**
  * One call: `write` messages, `end` the proxy's side, `cancel`; what comes back goes to the
  * listener. Writes after the end, the half-close or a cancel are dropped.
@@ -211,7 +214,7 @@ export class H2Call {
   constructor(
     private readonly listener: H2CallListener,
     maxInboundMessageBytes: number,
-    connection?: { readonly lost: boolean; readonly established: boolean },
+    connection?: ConnectionState,
     private readonly stream?: http2.ClientHttp2Stream,
   ) {
     this.decoder = new FrameDecoder(maxInboundMessageBytes);
@@ -303,7 +306,7 @@ export class H2Call {
    * was lost after the server accepted it (`connectionLost`); else from the HTTP status, or the code of the RST_STREAM that closed the stream
    * (`rstCode`, none when the server ended its side without a status), as grpc-js maps them.
    */
-  private endStatus(connection: { readonly lost: boolean; readonly established: boolean }, rstCode: number = NGHTTP2_NO_ERROR): CallStatus {
+  private endStatus(connection: ConnectionState, rstCode: number = NGHTTP2_NO_ERROR): CallStatus {
     const block = this.trailers?.['grpc-status'] !== undefined ? this.trailers : this.headers?.['grpc-status'] !== undefined ? this.headers : undefined;
     if (block) {
       const code = Number(block['grpc-status']);
