@@ -5,9 +5,13 @@
  * emitted (so the reply sees it) and the reply carries the events, plus a snapshot of the state
  * when the sequence number crossed a multiple of `snapshotEvery`.
  *
- * A failed command (`ctx.fail`) answers with `client_action.failure`, drops its events and side
- * effects and rolls the state back; any other exception from user code becomes a stream-level
- * `failure` (the proxy then restarts the entity). Stream plumbing lives in ./server.ts.
+ * A failed command (`ctx.fail`) answers with `client_action.failure` and drops its events and side
+ * effects. Failing before any event was emitted leaves the state as it was. Failing after events
+ * were emitted answers the failure with `restart = true`, as the Java support does: their handlers
+ * may have changed the state in place, so the proxy restarts the entity, which replays its
+ * snapshot and events. That costs a recovery on that rare path instead of a copy of the state on
+ * every command. Any other exception from user code becomes a stream-level `failure` (the proxy
+ * then restarts the entity too). Stream plumbing lives in ./server.ts.
  */
 import {
   EntityType,
@@ -106,8 +110,8 @@ export class EventSourcedInstance<S> {
   sequence = 0;
   readonly entityId: string;
   private snapshotDue = false;
-  /** While a command runs: where to go back to if it fails. */
-  private rollback: { sequence: number; state: S; packed: Any | undefined } | undefined;
+  /** While a command runs: where to go back to if it fails before emitting. */
+  private rollback: { sequence: number; state: S } | undefined;
 
   constructor(
     readonly entity: EventSourcedEntity<S>,
@@ -154,10 +158,7 @@ export class EventSourcedInstance<S> {
 
   /** @internal packs and applies an emitted event; returns it packed. */
   emit(event: Packable): Any {
-    const rollback = this.rollback;
-    if (!rollback) throw new Error(`entity ${this.entity.serviceName}: emit outside of a running command`);
-    // Event handlers may change the state in place: keep a copy to roll back to if the command fails.
-    rollback.packed ??= this.pack(this.state);
+    if (!this.rollback) throw new Error(`entity ${this.entity.serviceName}: emit outside of a running command`);
     const any = this.entity.anySupport.pack(event, { allowPrimitives: true });
     this.apply(any);
     this.sequence++;
@@ -170,15 +171,15 @@ export class EventSourcedInstance<S> {
   async command(command: Command): Promise<EventSourcedStreamOut> {
     const commandId = int64ToNumber(command.id);
     const name = command.name ?? '';
-    const failure = (description: string): EventSourcedStreamOut => ({
-      reply: { command_id: commandId, client_action: { failure: { command_id: commandId, description } } },
+    const failure = (description: string, restart = false): EventSourcedStreamOut => ({
+      reply: { command_id: commandId, client_action: { failure: { command_id: commandId, description, ...(restart ? { restart } : {}) } } },
     });
     const method = this.entity.service.methods[name];
     const handler = this.entity.options.commandHandlers[name];
     if (!method) return failure(`unknown command ${name} for ${this.entity.serviceName}`);
     if (!handler) return failure(`command ${name} is not implemented by ${this.entity.serviceName}`);
 
-    this.rollback = { sequence: this.sequence, state: this.state, packed: undefined };
+    this.rollback = { sequence: this.sequence, state: this.state };
     const ctx = new EventSourcedCommandContext(this, this.entityId, commandId, name, Metadata.fromProtocol(command.metadata), this.registry);
     try {
       const payload = method.resolvedRequestType!.decode(command.payload?.value ?? new Uint8Array(0));
@@ -191,11 +192,13 @@ export class EventSourcedInstance<S> {
       this.snapshotDue = false;
       return { reply };
     } catch (error) {
-      const { sequence, state, packed } = this.rollback;
-      this.state = packed ? this.fromSnapshot(packed) : state;
-      this.sequence = sequence;
+      const emitted = ctx.events.length > 0;
+      // Restored in any case; after emitted events the state object may have been changed in
+      // place, so the failure asks for a restart, which rebuilds it from the journal.
+      this.state = this.rollback.state;
+      this.sequence = this.rollback.sequence;
       this.snapshotDue = false;
-      if (error instanceof CommandFailure) return failure(error.description);
+      if (error instanceof CommandFailure) return failure(error.description, emitted);
       const message = error instanceof Error ? error.message : String(error);
       return { failure: { command_id: commandId, description: `Unexpected error in ${this.entity.serviceName}.${name}: ${message}` } };
     } finally {

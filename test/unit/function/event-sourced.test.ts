@@ -108,24 +108,45 @@ t.test('a new entity starts from the initial state; snapshot on the N-th event',
   t.same(decodeAny(entity.root, two.snapshot), { value: 'abc' });
 });
 
-t.test('ctx.fail: a failure reply with the command id, no events, no side effects, state kept', async (t) => {
+t.test('ctx.fail before emitting: a failure reply with the command id, no restart, state kept', async (t) => {
   const { entity, client, command } = await setup(t);
   const { call, inbox } = openHandle(client);
   t.teardown(() => call.end());
   call.write({ init: { service_name: SERVICE, entity_id: 'e1' } });
   call.write(command({ emit: ['a'] }));
   await inbox.next();
-  call.write(command({ emit: ['x', 'y'], effects: ['side'], fail: 'not today' }));
+  call.write(command({ effects: ['side'], fail: 'not today' }));
   const failed = (await inbox.next())!.reply;
   t.equal(failed.command_id, 2);
-  t.same(failed.client_action, { failure: { command_id: 2, description: 'not today' } });
-  t.notOk(failed.events?.length, 'events dropped');
+  t.same(failed.client_action, { failure: { command_id: 2, description: 'not today' } }, 'no restart asked for');
   t.notOk(failed.side_effects?.length, 'side effects dropped');
-  t.notOk(failed.snapshot);
   call.write(command({ emit: ['b', 'c'] }));
   const after = (await inbox.next())!.reply;
-  t.equal(decodeAny(entity.root, after.client_action.reply.payload).state, 'abc', 'state and sequence rolled back');
-  t.same(decodeAny(entity.root, after.snapshot), { value: 'abc' }, 'sequence 3 after the rollback');
+  t.equal(decodeAny(entity.root, after.client_action.reply.payload).state, 'abc', 'state and sequence kept');
+  t.same(decodeAny(entity.root, after.snapshot), { value: 'abc' }, 'sequence 3: the failed command counted nothing');
+});
+
+t.test('ctx.fail after emitting: the failure asks for a restart; events, side effects and snapshot dropped', async (t) => {
+  const { entity, client, command } = await setup(t);
+  const { call, inbox } = openHandle(client);
+  t.teardown(() => call.end());
+  call.write({ init: { service_name: SERVICE, entity_id: 'e1' } });
+  call.write(command({ emit: ['a'] }));
+  await inbox.next();
+  // Four more events would cross the snapshot every 3: the failure must not carry that snapshot.
+  call.write(command({ emit: ['x', 'y', 'z', 'w'], effects: ['side'], fail: 'not today' }));
+  const failed = (await inbox.next())!.reply;
+  t.equal(failed.command_id, 2);
+  t.same(failed.client_action, { failure: { command_id: 2, description: 'not today', restart: true } });
+  t.notOk(failed.events?.length, 'events dropped');
+  t.notOk(failed.side_effects?.length, 'side effects dropped');
+  t.notOk(failed.snapshot, 'no snapshot');
+  // A proxy that ignored the restart would go on with the state from before the command (this
+  // fixture's handlers return new states, so that state is intact).
+  call.write(command({ emit: ['b', 'c'] }));
+  const after = (await inbox.next())!.reply;
+  t.equal(decodeAny(entity.root, after.client_action.reply.payload).state, 'abc', 'state and sequence restored');
+  t.same(decodeAny(entity.root, after.snapshot), { value: 'abc' });
 });
 
 t.test('forward and side effects are encoded as the target method input type', async (t) => {
