@@ -51,11 +51,11 @@ const int = (n: number | undefined) => (n === undefined ? '–' : Math.round(n).
 
 /** A Markdown table, one row per plugin. */
 export function formatTable(results: Record<string, PluginMeasurement>): string {
-  const head = ['plugin', '1 writer ev/s', '64 entities ev/s', 'raw 64-batch ev/s', 'ratio', 'replay ev/s', '10k persist ms', '10k recover ms'];
+  const head = ['plugin', '1 writer ev/s', '64 entities ev/s', 'raw 64-batch ev/s', 'ratio', 'replay ev/s', '10k persist ms', '10k recover ms', '64 values upserts/s'];
   const rows = Object.entries(results).map(([name, m]) => {
     const ratio = m.ratio === undefined ? '–' : `${m.ratio.toFixed(2)}${RATIO_TARGETED.has(name) ? (m.ratio >= RATIO_TARGET ? ' ✓' : ' ✗') : ''}`;
     const tck = (ms: number) => `${int(ms)} ${ms < TCK_TARGET_MS ? '✓' : '✗'}`;
-    return [name, int(m.singleWriterPerSec), int(m.concurrentPerSec), int(m.rawConcurrentPerSec), ratio, int(m.replayPerSec), tck(m.persist10kMs), tck(m.recover10kMs)];
+    return [name, int(m.singleWriterPerSec), int(m.concurrentPerSec), int(m.rawConcurrentPerSec), ratio, int(m.replayPerSec), tck(m.persist10kMs), tck(m.recover10kMs), int(m.valueUpsertsPerSec)];
   });
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');

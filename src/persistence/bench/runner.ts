@@ -41,6 +41,8 @@ export interface PluginMeasurement {
   replayPerSec: number;
   persist10kMs: number;
   recover10kMs: number;
+  /** Value entities' writes: `entities` keys upserted concurrently, each awaiting its own upserts (with the expected revision). */
+  valueUpsertsPerSec: number;
 }
 
 export type Progress = (message: string) => void;
@@ -60,6 +62,16 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   const start = performance.now();
   await fn();
   return performance.now() - start;
+}
+
+/** `keys` values upserted concurrently, each key awaiting its own upserts, stating the revision it expects. */
+async function concurrentUpserts(plugin: StoragePlugin, keys: number, perKey: number, payload: Uint8Array): Promise<number> {
+  const ids = Array.from({ length: keys }, () => freshId('value'));
+  return timed(async () => {
+    await Promise.all(ids.map(async (id) => {
+      for (let revision = 0; revision < perKey; revision++) await plugin.keyValueStore.upsert(id, { payload, manifest: 'bench.Value' }, revision);
+    }));
+  });
 }
 
 /** 64 entities appending concurrently, each awaiting its own appends. */
@@ -127,6 +139,11 @@ export async function measurePlugin(plugin: StoragePlugin, raw: RawBaseline | un
   if (replayed !== sizes.replayEvents) throw new Error(`replayed ${replayed} of ${sizes.replayEvents} events`);
   say(`persisted in ${Math.round(persist10kMs)} ms, recovered in ${Math.round(recover10kMs)} ms`);
 
+  say(`${sizes.entities} values × ${sizes.eventsPerEntity} upserts, each awaited`);
+  await concurrentUpserts(plugin, sizes.entities, warmup, payload);
+  const valueUpsertsPerSec = perSec(total, await concurrentUpserts(plugin, sizes.entities, sizes.eventsPerEntity, payload));
+  say(`${sizes.entities} values: ${Math.round(valueUpsertsPerSec)} upserts/s`);
+
   return {
     singleWriterPerSec,
     concurrentPerSec,
@@ -135,5 +152,6 @@ export async function measurePlugin(plugin: StoragePlugin, raw: RawBaseline | un
     replayPerSec: perSec(sizes.replayEvents, recover10kMs),
     persist10kMs,
     recover10kMs,
+    valueUpsertsPerSec,
   };
 }

@@ -96,6 +96,55 @@ export const storeCases: ConformanceCase[] = [
       }),
   },
   {
+    name: 'key-value: concurrent upserts of many keys all land, each at its own revision',
+    run: (target) =>
+      withPlugin(target, async ({ keyValueStore: kv }) => {
+        const prefix = uniqueId('kv-many');
+        const keys = Array.from({ length: 64 }, (_, i) => `${prefix}-${i}`);
+        const first = await Promise.all(keys.map((k) => kv.upsert(k, { payload: bytes(`${k}:1`), manifest: 'm' }, 0)));
+        assert.deepEqual(first, keys.map(() => 1));
+        const second = await Promise.all(keys.map((k) => kv.upsert(k, { payload: bytes(`${k}:2`), manifest: 'm' }, 1)));
+        assert.deepEqual(second, keys.map(() => 2));
+        const read = await Promise.all(keys.map((k) => kv.get(k)));
+        assert.deepEqual(read.map((v) => `${decode(v!.payload)}@${v!.revision}`), keys.map((k) => `${k}:2@2`));
+      }),
+  },
+  {
+    name: 'key-value: of concurrent upserts of one key that expect the same revision, exactly one wins',
+    run: (target) =>
+      withPlugin(target, async ({ keyValueStore: kv }) => {
+        const key = uniqueId('kv-race');
+        await kv.upsert(key, { payload: bytes('base'), manifest: 'm' }, 0);
+        const attempts = await Promise.allSettled(['a', 'b', 'c', 'd'].map((x) => kv.upsert(key, { payload: bytes(x), manifest: 'm' }, 1)));
+        const won = attempts.flatMap((a, i) => (a.status === 'fulfilled' ? [i] : []));
+        assert.equal(won.length, 1, 'one winner');
+        assert.equal((attempts[won[0]!] as PromiseFulfilledResult<number>).value, 2);
+        for (const a of attempts) if (a.status === 'rejected') assert.ok(a.reason instanceof RevisionConflictError, 'the others conflict');
+        const stored = await kv.get(key);
+        assert.equal(stored?.revision, 2);
+        assert.equal(decode(stored!.payload), ['a', 'b', 'c', 'd'][won[0]!], "the winner's value is stored");
+      }),
+  },
+  {
+    name: 'key-value: a conflict among concurrent changes fails only itself',
+    run: (target) =>
+      withPlugin(target, async ({ keyValueStore: kv }) => {
+        const prefix = uniqueId('kv-mixed');
+        await kv.upsert(`${prefix}-stale`, { payload: bytes('x'), manifest: 'm' }, 0);
+        const [ok1, stale, ok2, gone] = await Promise.allSettled([
+          kv.upsert(`${prefix}-1`, { payload: bytes('one'), manifest: 'm' }, 0),
+          kv.upsert(`${prefix}-stale`, { payload: bytes('y'), manifest: 'm' }, 5),
+          kv.upsert(`${prefix}-2`, { payload: bytes('two'), manifest: 'm' }),
+          kv.delete(`${prefix}-stale`, 1),
+        ]);
+        assert.deepEqual([ok1.status, ok2.status, gone.status], ['fulfilled', 'fulfilled', 'fulfilled']);
+        assert.ok(stale.status === 'rejected' && stale.reason instanceof RevisionConflictError);
+        assert.equal(decode((await kv.get(`${prefix}-1`))!.payload), 'one');
+        assert.equal(decode((await kv.get(`${prefix}-2`))!.payload), 'two');
+        assert.equal(await kv.get(`${prefix}-stale`), undefined, 'the delete after the conflict went through');
+      }),
+  },
+  {
     name: 'key-value and snapshots survive close and reopen',
     skip: (target) => (target.durable ? undefined : 'storage is not durable'),
     run: async (target) => {

@@ -6,7 +6,8 @@ import type { StoragePlugin } from '../../spi/index.js';
 import { keys } from './keys.js';
 import { openDb } from './db.js';
 import { LevelDbJournal } from './journal.js';
-import { LevelDbKeyValueStore, LevelDbSnapshotStore } from './stores.js';
+import { LevelDbKeyValueStore } from './key-value-store.js';
+import { LevelDbSnapshotStore } from './snapshot-store.js';
 
 export { LEVELDB_LOCKED } from './db.js';
 
