@@ -12,7 +12,8 @@
 //     trivial server; HTTP vs the echo), with the CPU of the proxy and of the user function from
 //     /proc/<pid>/stat over the phase;
 // (b) closed loop, 64 in flight (HTTP: 64 connections): commands/s against the echo (HTTP) and
-//     the trivial server (gRPC).
+//     the trivial server (gRPC); over HTTP also a third proxy (LevelDB) whose user function is
+//     the same cart as a value entity (./support/proxy-value-cart.ts).
 // Progress to stderr, tables to stdout; writes benchmarks/results/proxy.json.
 // `--quick`: one round of 3 s per phase (about 90 s); full: 3 rounds of 10 s, medians.
 // `--src`: run the proxy from src/ under tsx instead of the built dist/. `--no-priority`: do not
@@ -79,7 +80,7 @@ const userFunctionFile = existsSync(sample) ? sample : join(import.meta.dirname,
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-proxy-'));
 process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
 
-progress(`[${elapsed()}] starting the load generator, the baselines and two proxies (${proxyRun.runs}), user function ${userFunctionFile.slice(repoRoot.length + 1)}`);
+progress(`[${elapsed()}] starting the load generator, the baselines and three proxies (${proxyRun.runs}), user function ${userFunctionFile.slice(repoRoot.length + 1)}`);
 const loader = new Proc('load generator', ['--import', 'tsx', join(import.meta.dirname, 'support', 'proxy-load.ts')]);
 const baseline = (kind: string) => new Proc(kind, ['--import', 'tsx', join(import.meta.dirname, 'support', 'proxy-baselines.ts'), kind]);
 const echo = baseline('echo');
@@ -93,10 +94,13 @@ interface Sidecar {
   proxy: Proc;
   port: number;
 }
-async function startSidecar(store: 'memory' | 'leveldb'): Promise<Sidecar> {
+/** A proxy and its user function (default: the event-sourced sample; `valueEntity`: the value-entity cart). */
+async function startSidecar(store: 'memory' | 'leveldb', valueEntity = false): Promise<Sidecar> {
   const ufPort = await freePort();
-  const userFunction = new Proc(`user function (${store})`, ['--import', 'tsx', userFunctionFile], { PORT: String(ufPort) });
-  const proxy = new Proc(`proxy (${store})`, [...proxyRun.args, '--dev', '--store', store, '--data-dir', join(dataDir, store), '--http-port', '0', '--user-function-port', String(ufPort)]);
+  const label = valueEntity ? `${store}, value entity` : store;
+  const file = valueEntity ? join(import.meta.dirname, 'support', 'proxy-value-cart.ts') : userFunctionFile;
+  const userFunction = new Proc(`user function (${label})`, ['--import', 'tsx', file], { PORT: String(ufPort) });
+  const proxy = new Proc(`proxy (${label})`, [...proxyRun.args, '--dev', '--store', store, '--data-dir', join(dataDir, valueEntity ? `${store}-value` : store), '--http-port', '0', '--user-function-port', String(ufPort)]);
   const serving = await proxy.waitFor(/"msg":"serving"/, 120_000);
   const port = Number(/"httpPort":(\d+)/.exec(serving.input)?.[1]);
   return { store, userFunction, proxy, port };
@@ -106,6 +110,7 @@ await loader.waitFor(/^ready$/);
 const [echoPort = 0, h2Port = 0, grpcJsPort = 0, durablePort = 0] = await Promise.all([echo, grpcH2, grpcJs, grpcH2Durable].map(async (p) => Number((await p.waitFor(/^ready (\d+)$/))[1])));
 const memory = await startSidecar('memory');
 const leveldb = await startSidecar('leveldb');
+const leveldbValue = await startSidecar('leveldb', true);
 
 // ---- phases ----
 interface Target {
@@ -116,7 +121,7 @@ interface Target {
   server?: Proc;
   sidecar?: Sidecar;
 }
-type TargetKey = 'echo' | 'direct' | 'directDurable' | 'grpcJs' | 'memoryHttp' | 'leveldbHttp' | 'memoryGrpc' | 'leveldbGrpc';
+type TargetKey = 'echo' | 'direct' | 'directDurable' | 'grpcJs' | 'memoryHttp' | 'leveldbHttp' | 'memoryGrpc' | 'leveldbGrpc' | 'leveldbValueHttp';
 const targets: Record<TargetKey, Target> = {
   echo: { name: 'node:http JSON echo', protocol: 'http', port: echoPort, server: echo },
   direct: { name: 'trivial gRPC server (node:http2)', protocol: 'grpc', port: h2Port, server: grpcH2 },
@@ -126,6 +131,7 @@ const targets: Record<TargetKey, Target> = {
   leveldbHttp: { name: 'proxy, LevelDB store', protocol: 'http', port: leveldb.port, sidecar: leveldb },
   memoryGrpc: { name: 'proxy, memory store', protocol: 'grpc', port: memory.port, sidecar: memory },
   leveldbGrpc: { name: 'proxy, LevelDB store', protocol: 'grpc', port: leveldb.port, sidecar: leveldb },
+  leveldbValueHttp: { name: 'proxy, LevelDB store, value entity', protocol: 'http', port: leveldbValue.port, sidecar: leveldbValue },
 };
 
 interface Measured extends LoadResult {
@@ -162,7 +168,7 @@ async function measure(t: Target, mode: 'closed' | 'fixed', seconds: number, ext
 
 // Warm-up: every cart once (entities activated, journals opened), then both loops. Each
 // measured phase of a proxy is preceded by another pass over every cart (see below).
-for (const key of ['echo', 'direct', 'directDurable', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'memoryGrpc', 'leveldbGrpc'] as const) {
+for (const key of ['echo', 'direct', 'directDurable', 'grpcJs', 'memoryHttp', 'leveldbHttp', 'memoryGrpc', 'leveldbGrpc', 'leveldbValueHttp'] as const) {
   const t = targets[key];
   progress(`[${elapsed()}] warm-up: ${t.name} (${t.protocol})`);
   if (t.sidecar && t.protocol === 'http') await measure(t, 'closed', 600, { calls: USERS });
@@ -173,7 +179,7 @@ const phases: { mode: 'fixed' | 'closed' | 'low'; keys: TargetKey[] }[] = [
   { mode: 'fixed', keys: ['direct', 'grpcJs', 'memoryGrpc', 'directDurable', 'leveldbGrpc'] },
   { mode: 'low', keys: ['direct', 'memoryGrpc', 'directDurable', 'leveldbGrpc'] },
   { mode: 'fixed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
-  { mode: 'closed', keys: ['echo', 'memoryHttp', 'leveldbHttp'] },
+  { mode: 'closed', keys: ['echo', 'memoryHttp', 'leveldbHttp', 'leveldbValueHttp'] },
   { mode: 'closed', keys: ['direct', 'memoryGrpc', 'leveldbGrpc'] },
 ];
 const rounds: Record<string, Measured[]> = {};
@@ -244,6 +250,7 @@ const report = {
   httpEchoPerSec: Math.round(echoClosed.perSec),
   memoryCommandsPerSec: Math.round(closed('memoryHttp').perSec),
   leveldbCommandsPerSec: Math.round(leveldbClosed.perSec),
+  leveldbValueCommandsPerSec: Math.round(closed('leveldbValueHttp').perSec),
   ratioToHttpEcho: round(leveldbClosed.perSec / echoClosed.perSec, 3),
   grpcCommandsPerSec: Math.round(closed('leveldbGrpc').perSec),
   grpcMemoryCommandsPerSec: Math.round(closed('memoryGrpc').perSec),
@@ -330,6 +337,8 @@ const memRows = ([
   ['proxy, LevelDB store', leveldb.proxy],
   ['user function (memory proxy)', memory.userFunction],
   ['user function (LevelDB proxy)', leveldb.userFunction],
+  ['proxy, LevelDB store, value entity', leveldbValue.proxy],
+  ['user function (value entity)', leveldbValue.userFunction],
   ['node:http JSON echo', echo],
   ['trivial gRPC server (node:http2)', grpcH2],
   ['trivial gRPC server + synced LevelDB write', grpcH2Durable],
@@ -357,13 +366,13 @@ process.stdout.write(
     `headline: directP90Ms ${report.directP90Ms}, proxyP90Ms ${report.proxyP90Ms} (memory store), addedP90Ms ${report.addedP90Ms}${mark(report.targets.addedP90Ms.met)} (target < ${TARGETS.addedP90Ms}; at ${LOW_RATE}/s: ${report.addedP90MsAt200}); ` +
       `durable: directDurableP90Ms ${report.directDurableP90Ms}, proxyLeveldbP90Ms ${report.proxyLeveldbP90Ms}, addedDurableP90Ms ${report.addedDurableP90Ms}${mark(report.targets.addedDurableP90Ms.met)} (at ${LOW_RATE}/s: ${report.addedDurableP90MsAt200}; over the non-durable trivial server: ${report.leveldbOverTrivialP90Ms}); ` +
       `HTTP echo ${cell(report.httpEchoPerSec)}/s, memory ${cell(report.memoryCommandsPerSec)}/s, LevelDB ${cell(report.leveldbCommandsPerSec)}/s, ratio ${report.ratioToHttpEcho}${mark(report.targets.ratioToHttpEcho.met)} (target ≥ ${TARGETS.ratioToHttpEcho}); ` +
-      `gRPC LevelDB ${cell(report.grpcCommandsPerSec)}/s; proxy ${report.cpuPer1kRps} vCPU per 1k calls/s (LevelDB ${report.cpuPer1kRpsLeveldb}; user function ${report.userFunctionCpuPer1kRps}); proxy RSS ${report.rssMb} MiB (LevelDB; memory store ${report.rssMbMemoryStore})`,
+      `value entity (LevelDB, HTTP) ${cell(report.leveldbValueCommandsPerSec)}/s; gRPC LevelDB ${cell(report.grpcCommandsPerSec)}/s; proxy ${report.cpuPer1kRps} vCPU per 1k calls/s (LevelDB ${report.cpuPer1kRpsLeveldb}; user function ${report.userFunctionCpuPer1kRps}); proxy RSS ${report.rssMb} MiB (LevelDB; memory store ${report.rssMbMemoryStore})`,
     `anchors: Dapr +${ANCHORS.daprAddedP90Ms} ms p90 and ${ANCHORS.daprVcpuPer1kRps} vCPU per 1k req/s; Akka in-memory ≈${cell(ANCHORS.akkaInMemoryPerSec)} req/s (laptop); Restate keyed ≈${ANCHORS.restateKeyedPerSec64Keys} calls/s (64 keys, this machine)`,
     `machine: ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, node ${machine.node}; load ${load.start[0]} → ${load.end[0]}; nice ${priority}; proxy from ${proxyRun.runs}; mode ${report.mode}; ${elapsed()}`,
     `wrote ${out}`,
     '',
   ].join('\n'),
 );
-await Promise.all([loader, echo, grpcH2, grpcH2Durable, grpcJs, memory.proxy, leveldb.proxy].map((p) => p.stop()));
-await Promise.all([memory.userFunction, leveldb.userFunction].map((p) => p.stop()));
+await Promise.all([loader, echo, grpcH2, grpcH2Durable, grpcJs, memory.proxy, leveldb.proxy, leveldbValue.proxy].map((p) => p.stop()));
+await Promise.all([memory.userFunction, leveldb.userFunction, leveldbValue.userFunction].map((p) => p.stop()));
 process.exit(0);

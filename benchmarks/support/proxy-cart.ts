@@ -8,12 +8,12 @@
 import { join } from 'node:path';
 import { CloudstateServer, EventSourcedEntity, type EventSourcedCommandContext } from '../../src/function/index.js';
 
-interface LineItem {
+export interface LineItem {
   productId: string;
   name: string;
   quantity: number;
 }
-interface Cart {
+export interface Cart {
   items: LineItem[];
 }
 interface AddLineItem {
