@@ -47,19 +47,31 @@ export function failureMessage(what: string, err: unknown): string {
     : `PostgreSQL ${what} failed: ${describeError(err)}`;
 }
 
+/** A statement the driver prepares once per connection under its name (the name must be unique per text). */
+export interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** A named statement on `table`: the table is part of the name, so stores of two schemas sharing a pool do not clash. */
+export function namedStatement(table: string, name: string, text: string): NamedStatement {
+  return { name: `${table}-${name}`, text };
+}
+
 /**
  * Runs one pooled query and maps any error with `fail` (which receives the message from
- * `failureMessage` and the driver error as cause). Resolves to the driver's result.
+ * `failureMessage` and the driver error as cause). Resolves to the driver's result. A
+ * `NamedStatement` is parsed and planned once per connection instead of on every call.
  */
 export async function runQuery<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   fail: (message: string, cause: unknown) => Error,
   what: string,
-  sql: string,
+  sql: string | NamedStatement,
   params: unknown[],
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await pool.query<R>(sql, params);
+    return await (typeof sql === 'string' ? pool.query<R>(sql, params) : pool.query<R>({ name: sql.name, text: sql.text, values: params }));
   } catch (err) {
     throw fail(failureMessage(what, err), err);
   }

@@ -4,12 +4,14 @@
  * highest seqNr inside the criteria with one backward index scan; deleting removes every
  * matching row. Criteria bounds are inclusive and passed as parameters, an absent bound being
  * the widest value, so there is one statement per operation and no SQL built from values.
+ * Save and load, the statements of every recovery and snapshot, are named: each connection
+ * parses and plans them once.
  */
 import type pg from 'pg';
 import { SnapshotStoreFailureError, StoreClosedError } from '../../spi/index.js';
 import type { SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore } from '../../spi/index.js';
 import { isStorableText } from './append.js';
-import { runQuery } from './errors.js';
+import { namedStatement, runQuery, type NamedStatement } from './errors.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const bytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -22,12 +24,21 @@ const MATCHES = 'persistence_id = $1 AND seq_nr <= $2 AND seq_nr >= $3 AND write
 export class PostgresSnapshotStore implements SnapshotStore {
   private closed = false;
   private readonly table: string;
+  private readonly saveSql: NamedStatement;
+  private readonly loadSql: NamedStatement;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
   ) {
     this.table = `${schema}.snapshot`;
+    this.saveSql = namedStatement(
+      this.table,
+      'save',
+      `INSERT INTO ${this.table} (persistence_id, seq_nr, write_timestamp, manifest, payload) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (persistence_id, seq_nr) DO UPDATE SET write_timestamp = EXCLUDED.write_timestamp, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload`,
+    );
+    this.loadSql = namedStatement(this.table, 'load-latest', `SELECT seq_nr, write_timestamp, manifest, payload FROM ${this.table} WHERE ${MATCHES} ORDER BY seq_nr DESC LIMIT 1`);
   }
 
   /** Upserts the snapshot at (persistenceId, seqNr). */
@@ -36,22 +47,13 @@ export class PostgresSnapshotStore implements SnapshotStore {
       throw new SnapshotStoreFailureError(`snapshot of ${JSON.stringify(m.persistenceId)} not saved: its id or manifest has a NUL character or a lone surrogate, which PostgreSQL text cannot hold`);
     }
     if (!Number.isSafeInteger(Math.trunc(m.timestamp))) throw new SnapshotStoreFailureError(`snapshot timestamp ${m.timestamp} is not a storable number of milliseconds`);
-    await this.query(
-      'snapshot save',
-      `INSERT INTO ${this.table} (persistence_id, seq_nr, write_timestamp, manifest, payload) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (persistence_id, seq_nr) DO UPDATE SET write_timestamp = EXCLUDED.write_timestamp, manifest = EXCLUDED.manifest, payload = EXCLUDED.payload`,
-      [m.persistenceId, m.seqNr, Math.trunc(m.timestamp), m.manifest, bytes(payload)],
-    );
+    await this.query('snapshot save', this.saveSql, [m.persistenceId, m.seqNr, Math.trunc(m.timestamp), m.manifest, bytes(payload)]);
   }
 
   /** The matching snapshot with the highest seqNr, or undefined. */
   async loadLatest(persistenceId: string, criteria?: SnapshotSelectionCriteria): Promise<SelectedSnapshot | undefined> {
     if (!isStorableText(persistenceId)) return this.checkOpen();
-    const { rows } = await this.query<{ seq_nr: string; write_timestamp: string; manifest: string; payload: Buffer }>(
-      'snapshot load',
-      `SELECT seq_nr, write_timestamp, manifest, payload FROM ${this.table} WHERE ${MATCHES} ORDER BY seq_nr DESC LIMIT 1`,
-      [persistenceId, ...bounds(criteria)],
-    );
+    const { rows } = await this.query<{ seq_nr: string; write_timestamp: string; manifest: string; payload: Buffer }>('snapshot load', this.loadSql, [persistenceId, ...bounds(criteria)]);
     const r = rows[0];
     if (!r) return undefined;
     return { metadata: { persistenceId, seqNr: Number(r.seq_nr), timestamp: Number(r.write_timestamp), manifest: r.manifest }, payload: r.payload };
@@ -72,7 +74,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
     return undefined;
   }
 
-  private query<R extends pg.QueryResultRow>(what: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  private query<R extends pg.QueryResultRow>(what: string, sql: string | NamedStatement, params: unknown[]): Promise<pg.QueryResult<R>> {
     this.checkOpen();
     return runQuery<R>(this.pool, (m, cause) => new SnapshotStoreFailureError(m, { cause }), what, sql, params);
   }
