@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Test } from 'tap';
 import type { TckEnvironment } from './harness.js';
+import type { InterceptedConnection } from './intercepted-connection.js';
 import { es } from './protocol-messages.js';
 import { eventSourcedModel as M, entityIds, type EventSourcedAction } from './models.js';
 
@@ -22,6 +23,11 @@ export function eventSourcedProxySuite(t: Test, tck: TckEnvironment): void {
   const { req, request, response, emitEvents, emitEvent, forwardTo, sideEffectTo, failWith, events, snapshotAndEvents, sideEffects, persisted } = M;
   const process = (id: string, actions: EventSourcedAction[] = []) => client.call(M.service, 'Process', req(id, actions));
   const Response = (message = '') => ({ message });
+  /** After a failure with restart: the proxy closed the entity's stream and opened a new one, re-initialized with the persisted events replayed. */
+  const restartedReplaying = async (connection: InterceptedConnection, id: string, values: string[]): Promise<InterceptedConnection> => {
+    await connection.expectClosed();
+    return values.reduce((chain, value, i) => chain.expectIncoming(es.event(i + 1, persisted(value))), interceptor.expectEventSourcedConnection().expectIncoming(es.init(M.service, id)));
+  };
 
   t.test('verify state changes', async (t) => {
     const id = nextId();
@@ -92,21 +98,9 @@ export function eventSourcedProxySuite(t: Test, tck: TckEnvironment): void {
     const emitAndFail = [emitEvent('4'), failWith('another failure'), emitEvent('5')];
     const failed2 = await client.callFailing(M.service, 'Process', req(id, emitAndFail));
     t.equal(failed2.details, 'another failure', 'emit then fail: the client gets the failure');
-    await connection.expectIncoming(es.command(4, id, 'Process', request(id, emitAndFail)));
-    const out = await connection.nextOutgoing();
-    const failure = out.reply?.client_action?.failure;
-    t.ok(failure, 'the user function answered a failure');
-    t.equal(failure?.command_id ?? 0, 4, 'of command 4');
-    t.equal(failure?.description, 'another failure');
-    t.equal(failure?.restart, true, 'the user function asks for a restart');
-    // The proxy closes the stream, opens a new one and replays the persisted events.
-    await connection.expectClosed();
-    const connection2 = await interceptor
-      .expectEventSourcedConnection()
-      .expectIncoming(es.init(M.service, id))
-      .expectIncoming(es.event(1, persisted('1')))
-      .expectIncoming(es.event(2, persisted('2')))
-      .expectIncoming(es.event(3, persisted('3')));
+    // The user function asks for a restart: the failure, with no events.
+    await connection.expectIncoming(es.command(4, id, 'Process', request(id, emitAndFail))).expectOutgoing(es.actionFailure(4, 'another failure', true));
+    const connection2 = await restartedReplaying(connection, id, ['1', '2', '3']);
     t.same(await process(id, emitEvents('4', '5')), Response('12345'), 'the failed command\'s event was not persisted');
     await connection2.expectIncoming(es.command(1, id, 'Process', request(id, emitEvents('4', '5')))).expectOutgoing(es.reply(1, response('12345'), snapshotAndEvents('12345', '4', '5')));
   });
@@ -138,19 +132,10 @@ export function eventSourcedProxySuite(t: Test, tck: TckEnvironment): void {
     await connection.expectIncoming(es.command(4, id, 'Process', request(id, emitEvents('y')))).expectOutgoing(es.reply(4, response('xy'), events('y')));
 
     t.equal(await http.requestToError(path, '{"actions": [{"emit": {"value": "z"}}, {"fail": {"message": "emit then fail"}}]}'), 'emit then fail');
-    await connection.expectIncoming(es.command(5, id, 'Process', request(id, [emitEvent('z'), failWith('emit then fail')])));
-    const out = await connection.nextOutgoing();
-    const failure = out.reply?.client_action?.failure;
-    t.ok(failure, 'the user function answered a failure');
-    t.equal(failure?.command_id ?? 0, 5, 'of command 5');
-    t.equal(failure?.description, 'emit then fail');
-    t.equal(failure?.restart, true, 'the user function asks for a restart');
-    await connection.expectClosed();
-    const connection2 = await interceptor
-      .expectEventSourcedConnection()
-      .expectIncoming(es.init(M.service, id))
-      .expectIncoming(es.event(1, persisted('x')))
-      .expectIncoming(es.event(2, persisted('y')));
+    await connection
+      .expectIncoming(es.command(5, id, 'Process', request(id, [emitEvent('z'), failWith('emit then fail')])))
+      .expectOutgoing(es.actionFailure(5, 'emit then fail', true));
+    const connection2 = await restartedReplaying(connection, id, ['x', 'y']);
     t.equal(await http.requestJson(path, '{"actions": [{"emit": {"value": "z"}}]}'), '{"message":"xyz"}');
     await connection2.expectIncoming(es.command(1, id, 'Process', request(id, emitEvents('z')))).expectOutgoing(es.reply(1, response('xyz'), events('z')));
   });

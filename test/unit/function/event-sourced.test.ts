@@ -108,13 +108,19 @@ t.test('a new entity starts from the initial state; snapshot on the N-th event',
   t.same(decodeAny(entity.root, two.snapshot), { value: 'abc' });
 });
 
-t.test('ctx.fail before emitting: a failure reply with the command id, no restart, state kept', async (t) => {
+/** An entity stream that has handled one command, which emitted the event `a`. */
+async function afterOneEvent(t: Test) {
   const { entity, client, command } = await setup(t);
   const { call, inbox } = openHandle(client);
   t.teardown(() => call.end());
   call.write({ init: { service_name: SERVICE, entity_id: 'e1' } });
   call.write(command({ emit: ['a'] }));
   await inbox.next();
+  return { entity, call, inbox, command };
+}
+
+t.test('ctx.fail before emitting: a failure reply with the command id, no restart, state kept', async (t) => {
+  const { entity, call, inbox, command } = await afterOneEvent(t);
   call.write(command({ effects: ['side'], fail: 'not today' }));
   const failed = (await inbox.next())!.reply;
   t.equal(failed.command_id, 2);
@@ -127,12 +133,7 @@ t.test('ctx.fail before emitting: a failure reply with the command id, no restar
 });
 
 t.test('ctx.fail after emitting: the failure asks for a restart; events, side effects and snapshot dropped', async (t) => {
-  const { entity, client, command } = await setup(t);
-  const { call, inbox } = openHandle(client);
-  t.teardown(() => call.end());
-  call.write({ init: { service_name: SERVICE, entity_id: 'e1' } });
-  call.write(command({ emit: ['a'] }));
-  await inbox.next();
+  const { entity, call, inbox, command } = await afterOneEvent(t);
   // Four more events would cross the snapshot every 3: the failure must not carry that snapshot.
   call.write(command({ emit: ['x', 'y', 'z', 'w'], effects: ['side'], fail: 'not today' }));
   const failed = (await inbox.next())!.reply;
