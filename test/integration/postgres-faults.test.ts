@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/core/index.js';
 import type { Logger } from '../../src/core/index.js';
 import { Journal } from '../../src/persistence/journal.js';
 import { openPostgresStorage } from '../../src/persistence/plugins/postgres/index.js';
+import { PostgresKeyValueStore } from '../../src/persistence/plugins/postgres/key-value-store.js';
 import type { PostgresStorageOptions } from '../../src/persistence/plugins/postgres/index.js';
 import {
   JournalFailureError,
@@ -141,6 +142,39 @@ t.test('two nodes racing on many ids and keys: one winner each, nothing of the l
     t.equal(stored?.revision, 2);
     t.equal(stored?.manifest, r[0]!.status === 'fulfilled' ? 'a' : 'b', `${k}: the winner's value`);
   }
+});
+
+t.test('a key-value batch that loses a lock conflict with another node (deadlock) is made again one statement each', async (t) => {
+  const storage = await open({ schema: 'kv_deadlock' });
+  t.teardown(() => storage.close());
+  const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+  t.teardown(() => pool.end());
+  let injected = 0;
+  // The pool as the store sees it: its first batch statement fails as PostgreSQL reports a deadlock.
+  const losing = new Proxy(pool, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop !== 'query') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return (config: unknown, values?: unknown[]) => {
+        const name = (config as { name?: string }).name ?? '';
+        if (name.endsWith('-upsert-batch') && injected++ === 0) return Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }));
+        return target.query(config as pg.QueryConfig, values);
+      };
+    },
+  });
+  const kv = new PostgresKeyValueStore(losing, 'kv_deadlock');
+  const [fresh, kept, stale] = [uniqueId('dl-fresh'), uniqueId('dl-kept'), uniqueId('dl-stale')];
+  await Promise.all([kept, stale].map((k) => storage.keyValueStore.upsert(k, { payload: new Uint8Array([0]), manifest: 'old' })));
+  const outcomes = await Promise.allSettled([
+    kv.upsert(fresh, { payload: new Uint8Array([1]), manifest: 'new' }, 0),
+    kv.upsert(kept, { payload: new Uint8Array([1]), manifest: 'new' }, 1),
+    kv.upsert(stale, { payload: new Uint8Array([1]), manifest: 'new' }, 5),
+  ]);
+  t.equal(injected, 1, 'the batch statement failed once');
+  t.same(outcomes.slice(0, 2).map((o) => (o.status === 'fulfilled' ? o.value : o.reason)), [1, 2], 'made again one by one: each change applied');
+  t.ok(outcomes[2]!.status === 'rejected' && outcomes[2]!.reason instanceof RevisionConflictError, 'a stale expectation still conflicts');
+  t.same([(await kv.get(fresh))?.manifest, (await kv.get(kept))?.manifest, (await kv.get(stale))?.manifest], ['new', 'new', 'old']);
+  await kv.close();
 });
 
 t.test('the server dies mid-write: calls fail clearly, nothing acknowledged is lost, and calls work once it is back', async (t) => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { RevisionConflictError } from '../spi/index.js';
 import type { SnapshotMetadata } from '../spi/index.js';
-import type { ConformanceCase } from './conformance.js';
+import type { ConformanceCase, ConformanceTarget } from './conformance.js';
 import { withPlugin } from './conformance.js';
 import { decode, uniqueId } from './fixtures.js';
 
@@ -124,6 +124,39 @@ export const storeCases: ConformanceCase[] = [
         assert.equal(stored?.revision, 2);
         assert.equal(decode(stored!.payload), ['a', 'b', 'c', 'd'][won[0]!], "the winner's value is stored");
       }),
+  },
+  {
+    // Two nodes, each with its own batches: a key in one node's batch and the same key in the
+    // other's, beside other keys, as value entities meet during a hand-over.
+    name: 'key-value: two clients of the same storage racing for one revision, in batches: exactly one wins (when the plugin allows a second client)',
+    skip: (target: ConformanceTarget) => (target.openSecondClient ? undefined : 'the storage allows one client at a time'),
+    run: async (target) => {
+      const second = await target.openSecondClient!();
+      try {
+        await withPlugin(target, async ({ keyValueStore: kv }) => {
+          const other = second.keyValueStore;
+          for (let round = 0; round < 5; round++) {
+            const key = uniqueId('kv-two-clients');
+            await kv.upsert(key, { payload: bytes('base'), manifest: 'm' }, 0);
+            const neighbours = (client: string) => Array.from({ length: 8 }, (_, i) => `${key}-${client}-${i}`);
+            const [a, b] = await Promise.all([
+              Promise.allSettled([kv.upsert(key, { payload: bytes('a'), manifest: 'm' }, 1), ...neighbours('a').map((k) => kv.upsert(k, { payload: bytes(k), manifest: 'm' }, 0))]),
+              Promise.allSettled([other.upsert(key, { payload: bytes('b'), manifest: 'm' }, 1), ...neighbours('b').map((k) => other.upsert(k, { payload: bytes(k), manifest: 'm' }, 0))]),
+            ]);
+            const contested = [a[0]!, b[0]!];
+            assert.equal(contested.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one winner`);
+            const lost = contested.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+            assert.ok(lost.reason instanceof RevisionConflictError, `got ${String(lost.reason)}`);
+            assert.ok([...a.slice(1), ...b.slice(1)].every((r) => r.status === 'fulfilled'), 'the other keys of both batches were stored');
+            const stored = await kv.get(key);
+            assert.equal(stored?.revision, 2);
+            assert.equal(decode(stored!.payload), contested[0]!.status === 'fulfilled' ? 'a' : 'b', "the winner's value is stored");
+          }
+        });
+      } finally {
+        await second.close();
+      }
+    },
   },
   {
     name: 'key-value: a conflict among concurrent changes fails only itself',

@@ -1,13 +1,12 @@
 /**
  * The LevelDB key-value store (value entities' state), in the same database as the journal,
  * with group commit: upserts and deletes that arrive while a synced write is under way go
- * together in the next one, one fsync for all of them (./batcher.ts), as the journal does for
- * events. Without it every value entity of the node waited for every other one's fsync.
+ * together in the next one, one fsync for all of them (the SPI's `Batcher`), as the journal
+ * does for events. Without it every value entity of the node waited for every other one's fsync.
  *
  * Check-and-set stays atomic: only this process writes the directory (LevelDB's lock) and one
  * batch is written at a time, so each operation's revision check is made against what storage
- * holds plus the operations before it in the same batch (two upserts of one key in one batch
- * count 1 then 2, and a second one stating the first's expected revision conflicts). The
+ * holds (a batch has one operation per key; a key's next one waits for the next batch). The
  * revisions of recently used keys are kept in memory, exactly what storage holds, so a batch
  * reads only the keys it has not seen. A conflict rejects only its own operation; a failed
  * write rejects its whole batch and forgets the cached revisions of its keys.
@@ -16,9 +15,8 @@
  * its own writes even when it did not await them.
  */
 import { describeError } from '../../../core/index.js';
-import { KeyValueStoreFailureError, RevisionConflictError, StoreClosedError } from '../../spi/index.js';
+import { Batcher, KeyValueStoreFailureError, RevisionConflictError, StoreClosedError } from '../../spi/index.js';
 import type { KeyValueStore, StoredValue } from '../../spi/index.js';
-import { Batcher } from './batcher.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { getMany, type Db } from './db.js';
 import { keys } from './keys.js';
@@ -36,21 +34,18 @@ export class LevelDbKeyValueStore implements KeyValueStore {
   private readonly writer: Batcher<Change, number>;
   /** Revision per recently used key (0: no value), in step with storage. */
   private readonly revisions: LruMap<string, number>;
-  /** Per key, its last queued write, until that write is done. */
-  private readonly pending = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: Db,
     cachedKeys = 100_000,
   ) {
-    this.writer = new Batcher((changes) => this.writeChanges(changes));
+    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key });
     this.revisions = new LruMap(cachedKeys);
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
     this.checkOpen();
-    const write = this.pending.get(key);
-    if (write !== undefined) await write.catch(() => undefined);
+    await this.writer.pending(key);
     try {
       const record = await this.db.get(keys.value(key));
       return record === undefined ? undefined : decodeValue(record);
@@ -79,19 +74,10 @@ export class LevelDbKeyValueStore implements KeyValueStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    const done = this.writer.submit(change);
-    const settled = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pending.set(change.key, settled);
-    void settled.then(() => {
-      if (this.pending.get(change.key) === settled) this.pending.delete(change.key);
-    });
-    return done;
+    return this.writer.submit(change);
   }
 
-  /** One batch: each change checked in order against storage and the changes before it, then one synced write. */
+  /** One batch (one change per key): each change checked against storage, then one synced write. */
   private async writeChanges(changes: Change[]): Promise<(number | Error)[]> {
     const current = await this.currentRevisions(changes);
     const batch = this.db.batch();

@@ -1,14 +1,13 @@
 /**
  * The LevelDB snapshot store, in the same database as the journal. Snapshots are keyed by
  * (persistence id, seqNr), so the latest one is found by reading the id's range backwards.
- * Saves and deletes go through one queue (./batcher.ts), in call order: the saves that arrive
+ * Saves and deletes go through one queue (the SPI's `Batcher`), in call order: the saves that arrive
  * while a write is under way are written together in the next batch, which spares each its own
  * trip through LevelDB's thread pool (the cart saves a snapshot every 5 commands).
  */
 import { describeError } from '../../../core/index.js';
-import { SnapshotStoreFailureError, StoreClosedError, matchesCriteria } from '../../spi/index.js';
+import { Batcher, SnapshotStoreFailureError, StoreClosedError, matchesCriteria } from '../../spi/index.js';
 import type { SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore } from '../../spi/index.js';
-import { Batcher } from './batcher.js';
 import { decodeSnapshot, encodeSnapshot } from './codec.js';
 import { scan } from './db.js';
 import type { Db } from './db.js';

@@ -1,12 +1,10 @@
-// The LevelDB plugin's write queue (batcher.ts) and the group commit of its key-value and
-// snapshot stores: what callers submit while a write is under way goes in the next write,
-// outcomes reach their own callers, a failed write rejects its own batch and nothing else, and
-// a caller reads its own writes.
+// The group commit of the LevelDB plugin's key-value and snapshot stores (on the SPI's Batcher,
+// test/unit/persistence/batcher.test.ts): concurrent changes share a write, a failed write
+// rejects its own batch and keeps nothing of it, and a caller reads its own writes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { Batcher } from '../../../src/persistence/plugins/leveldb/batcher.js';
 import { openDb, type Db } from '../../../src/persistence/plugins/leveldb/db.js';
 import { LevelDbKeyValueStore } from '../../../src/persistence/plugins/leveldb/key-value-store.js';
 import { LevelDbSnapshotStore } from '../../../src/persistence/plugins/leveldb/snapshot-store.js';
@@ -14,54 +12,6 @@ import { KeyValueStoreFailureError, RevisionConflictError } from '../../../src/p
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
-
-/** A batcher whose writes are held until the test releases them; records each write's items. */
-function heldBatcher() {
-  const calls: number[][] = [];
-  const releases: (() => void)[] = [];
-  const batcher = new Batcher<number, string>(async (items) => {
-    calls.push(items);
-    await new Promise<void>((resolve) => releases.push(resolve));
-    return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `done ${i}`));
-  });
-  const release = async () => {
-    while (releases.length === 0) await new Promise((r) => setImmediate(r));
-    releases.shift()!();
-  };
-  return { batcher, calls, release };
-}
-
-t.test('Batcher: one write at a time; what arrives meanwhile goes together in the next', async (t) => {
-  const { batcher, calls, release } = heldBatcher();
-  const first = [batcher.submit(1), batcher.submit(2)];
-  await new Promise((r) => setImmediate(r));
-  t.same(calls, [[1, 2]], 'items of one tick share the first write');
-  const later = [batcher.submit(3), batcher.submit(-4), batcher.submit(5)];
-  await new Promise((r) => setImmediate(r));
-  t.equal(calls.length, 1, 'no second write while the first is under way');
-  await release();
-  t.same(await Promise.all(first), ['done 1', 'done 2']);
-  await release();
-  t.same(calls, [[1, 2], [3, -4, 5]], 'the items that queued meanwhile went in one write');
-  const settled = await Promise.allSettled(later);
-  t.same(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message)), ['done 3', 'bad -4', 'done 5'], "an item's error reaches only its caller");
-  await batcher.whenIdle();
-});
-
-t.test('Batcher: a write that throws rejects its own items, and the next batch still runs', async (t) => {
-  let fail = true;
-  const batcher = new Batcher<number, number>(async (items) => {
-    if (fail) {
-      fail = false;
-      throw new Error('disk gone');
-    }
-    return items;
-  });
-  const failed = Promise.allSettled([batcher.submit(1), batcher.submit(2)]);
-  t.same((await failed).map((s) => s.status), ['rejected', 'rejected']);
-  t.equal(await batcher.submit(3), 3);
-  await batcher.whenIdle();
-});
 
 async function withDb(t: Test, run: (db: Db, directory: string) => Promise<void>): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'cs-leveldb-batcher-'));

@@ -1,0 +1,86 @@
+// The SPI's Batcher (src/persistence/spi/batcher.ts), the group commit of the plugins' stores:
+// one write at a time, what arrives meanwhile goes in the next, outcomes reach their own
+// callers, a failed write rejects only its own items, and with keys a write holds one item per
+// key, in call order.
+import t from 'tap';
+import { Batcher } from '../../../src/persistence/spi/index.js';
+
+/** A batcher whose writes are held until the test releases them; records each write's items. */
+function heldBatcher() {
+  const calls: number[][] = [];
+  const releases: (() => void)[] = [];
+  const batcher = new Batcher<number, string>(async (items) => {
+    calls.push(items);
+    await new Promise<void>((resolve) => releases.push(resolve));
+    return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `done ${i}`));
+  });
+  const release = async () => {
+    while (releases.length === 0) await new Promise((r) => setImmediate(r));
+    releases.shift()!();
+  };
+  return { batcher, calls, release };
+}
+
+t.test('Batcher: one write at a time; what arrives meanwhile goes together in the next', async (t) => {
+  const { batcher, calls, release } = heldBatcher();
+  const first = [batcher.submit(1), batcher.submit(2)];
+  await new Promise((r) => setImmediate(r));
+  t.same(calls, [[1, 2]], 'items of one tick share the first write');
+  const later = [batcher.submit(3), batcher.submit(-4), batcher.submit(5)];
+  await new Promise((r) => setImmediate(r));
+  t.equal(calls.length, 1, 'no second write while the first is under way');
+  await release();
+  t.same(await Promise.all(first), ['done 1', 'done 2']);
+  await release();
+  t.same(calls, [[1, 2], [3, -4, 5]], 'the items that queued meanwhile went in one write');
+  const settled = await Promise.allSettled(later);
+  t.same(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message)), ['done 3', 'bad -4', 'done 5'], "an item's error reaches only its caller");
+  await batcher.whenIdle();
+});
+
+t.test('Batcher: a write that throws rejects its own items, and the next batch still runs', async (t) => {
+  let fail = true;
+  const batcher = new Batcher<number, number>(async (items) => {
+    if (fail) {
+      fail = false;
+      throw new Error('disk gone');
+    }
+    return items;
+  });
+  const failed = Promise.allSettled([batcher.submit(1), batcher.submit(2)]);
+  t.same((await failed).map((s) => s.status), ['rejected', 'rejected']);
+  t.equal(await batcher.submit(3), 3);
+  await batcher.whenIdle();
+});
+
+t.test('Batcher with keys: one item per key in a write, a key\'s later items in later writes, in call order', async (t) => {
+  const calls: string[][] = [];
+  const batcher = new Batcher<string, string>(
+    async (items) => {
+      calls.push(items);
+      return items;
+    },
+    { keyOf: (item) => item.split(':')[0]! },
+  );
+  const all = ['a:1', 'b:1', 'a:2', 'c:1', 'a:3', 'b:2'].map((i) => batcher.submit(i));
+  t.ok(batcher.pending('a'), 'a key with queued items is pending');
+  t.equal(batcher.pending('z'), undefined, 'a key with none is not');
+  t.same(await Promise.all(all), ['a:1', 'b:1', 'a:2', 'c:1', 'a:3', 'b:2']);
+  t.same(calls, [['a:1', 'b:1', 'c:1'], ['a:2', 'b:2'], ['a:3']]);
+  await batcher.pending('a');
+  t.equal(batcher.pending('a'), undefined, 'no longer pending once its last item is written');
+  await batcher.whenIdle();
+});
+
+t.test('Batcher: at most maxItems per write', async (t) => {
+  const sizes: number[] = [];
+  const batcher = new Batcher<number, number>(
+    async (items) => {
+      sizes.push(items.length);
+      return items;
+    },
+    { maxItems: 2 },
+  );
+  await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
+  t.same(sizes, [2, 2, 1]);
+});
