@@ -25,8 +25,10 @@ export class GCounter extends CrdtState {
   increment(by = 1): this {
     checkInteger('GCounter increment', by);
     if (by < 0) throw new Error(`a GCounter cannot be decremented (increment ${by})`);
+    if (by === 0) return this;
     this.#value += by;
     this.#increment += by;
+    this.changed(() => (this.#value -= by));
     return this;
   }
 
@@ -61,8 +63,10 @@ export class PNCounter extends CrdtState {
   /** Adds `by` (an integer, default 1; negative decrements). Returns this. */
   increment(by = 1): this {
     checkInteger('PNCounter change', by);
+    if (by === 0) return this;
     this.#value += by;
     this.#change += by;
+    this.changed(() => (this.#value -= by));
     return this;
   }
 

@@ -22,6 +22,7 @@ export class Flag extends CrdtState {
     if (!this.#value) {
       this.#value = true;
       this.#enabled = true;
+      this.changed(() => (this.#value = false));
     }
     return this;
   }

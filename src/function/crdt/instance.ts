@@ -40,7 +40,7 @@ import {
 } from './context.js';
 import type { CrdtEntity } from './entity.js';
 import { crdtFromDelta, deltaContext } from './factory.js';
-import type { CrdtState, DeltaContext } from './state.js';
+import type { CrdtState, DeltaContext, Undo } from './state.js';
 
 /** A streamed call kept open. */
 interface Subscription<S extends CrdtState> {
@@ -87,7 +87,7 @@ export class CrdtInstance<S extends CrdtState> {
     if (!handler) return failure(`command ${name} is not implemented by ${this.entity.serviceName}`);
     const metadata = Metadata.fromProtocol(command.metadata);
     const before = this.state;
-    const snapshot = this.#snapshot();
+    const watch = this.#watch(before);
     const ctx = new CrdtCommandContext<S>(this, this.entityId, commandId, name, metadata, this.registry, command.streamed === true);
     try {
       const payload = method.resolvedRequestType!.decode(command.payload?.value ?? new Uint8Array(0));
@@ -114,9 +114,11 @@ export class CrdtInstance<S extends CrdtState> {
       }
       return out;
     } catch (error) {
-      this.#rollback(before, snapshot);
+      this.#rollback(before, watch.undos);
       if (error instanceof CommandFailure) return failure(error.description);
       return [{ failure: { command_id: commandId, description: `Unexpected error in ${this.entity.serviceName}.${name}: ${messageOf(error)}` } }];
+    } finally {
+      watch.stop();
     }
   }
 
@@ -141,7 +143,7 @@ export class CrdtInstance<S extends CrdtState> {
     const response: CrdtStreamCancelledResponse = { command_id: commandId, side_effects: [] };
     if (subscription?.onStreamCancel) {
       const before = this.state;
-      const snapshot = this.#snapshot();
+      const watch = this.#watch(before);
       const ctx = new StreamCancelledContext<S>(this, this.entityId, commandId, subscription.commandName, subscription.metadata, this.registry);
       try {
         await subscription.onStreamCancel(this.state, ctx);
@@ -150,9 +152,11 @@ export class CrdtInstance<S extends CrdtState> {
         if (stateAction) response.state_action = stateAction;
         if (ctx.deleted) this.#deleted();
       } catch (error) {
-        this.#rollback(before, snapshot);
+        this.#rollback(before, watch.undos);
         if (!(error instanceof CommandFailure)) throw error;
         // A failed cancellation handler changes nothing; there is no client left to tell.
+      } finally {
+        watch.stop();
       }
     }
     const out: CrdtStreamOut[] = [{ stream_cancelled_response: response }];
@@ -207,18 +211,31 @@ export class CrdtInstance<S extends CrdtState> {
     return empty ? undefined : message;
   }
 
-  #snapshot(): CrdtDelta | undefined {
-    return this.state?.fullDelta();
+  /**
+   * Keeps the undo log of the state a handler starts with (nested values included: an ORMap
+   * passes its values' changes on), so that rolling back costs what the handler changed, not
+   * the size of the state, and a handler that succeeds pays for no copy.
+   */
+  #watch(state: S | undefined): { readonly undos: Undo[]; stop(): void } {
+    const undos: Undo[] = [];
+    state?.onChange((undo) => undos.push(undo));
+    return { undos, stop: () => state?.onChange(undefined) };
   }
 
-  /** Puts the state back as it was before a failed handler (`before`, valued `snapshot`). */
-  #rollback(before: S | undefined, snapshot: CrdtDelta | undefined): void {
-    if (this.state === before && !before?.hasDelta) return; // nothing changed
-    if (snapshot === undefined) {
+  /**
+   * Puts the state back as it was before a failed handler: `before`, with the handler's changes
+   * to it undone, newest first, and its delta dropped (a handler starts with none: every reply
+   * takes it). Tells the entity's observer when anything changed.
+   */
+  #rollback(before: S | undefined, undos: readonly Undo[]): void {
+    if (undos.length === 0 && this.state === before) return; // nothing changed
+    for (let i = undos.length - 1; i >= 0; i--) undos[i]!();
+    if (before === undefined) {
       this.state = undefined;
       return;
     }
-    this.setState(crdtFromDelta(snapshot, this.#deltaContext));
+    before.resetDelta();
+    this.setState(before);
   }
 
   #deleted(): void {

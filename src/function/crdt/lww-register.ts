@@ -59,8 +59,10 @@ export class LWWRegister<T = unknown> extends CrdtState {
     const write = { value: packed(value), clock, customClockValue };
     const current = this.#current;
     const same = current && current.value.key === write.value.key && current.clock === clock && current.customClockValue === customClockValue;
-    if (!same) this.#pending = write;
+    if (same) return this;
+    this.#pending = write;
     this.#current = write;
+    this.changed(() => (this.#current = current));
     return this;
   }
 

@@ -1,7 +1,7 @@
 /**
  * `ORMap`: an observed-remove map whose values are CRDTs themselves (a map of counters, of
  * registers, of sets…). Keys are compared by their packed form (./state.ts), kept in insertion
- * order. Values are created on demand, `map.getOrCreate(key, () => new GCounter())`, and changed
+ * order (an entry put back by the rollback of a failed handler comes last). Values are created on demand, `map.getOrCreate(key, () => new GCounter())`, and changed
  * in place; their changes are part of the map's delta.
  *
  * The delta is the protocol's `ORMapDelta`: `cleared` first, then `removed` keys, then `updated`
@@ -47,6 +47,7 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
     if (found) return found.value as W;
     const value = create();
     this.#add(p, value);
+    this.changed(() => this.#entries.delete(p.key));
     return value;
   }
 
@@ -57,19 +58,30 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
     if (found?.value === value) return this;
     if (found && !this.#added.has(p.key)) this.#removed.set(p.key, p);
     this.#add(p, value);
+    this.changed(() => (found ? this.#entries.set(p.key, found) : this.#entries.delete(p.key)));
     return this;
   }
 
   #add(p: Packed<K>, value: CrdtState): void {
     if (!(value instanceof CrdtState)) throw new Error('ORMap values must be CRDTs (GCounter, ORSet, LWWRegister, …)');
-    this.#entries.set(p.key, { key: p, value });
+    this.#entries.set(p.key, { key: p, value: this.#owned(value) });
     this.#added.add(p.key);
+  }
+
+  /**
+   * A value of this map: its changes are this map's changes. It stays so after it is removed, so
+   * that a handler that changes a value it removed is rolled back whole.
+   */
+  #owned(value: CrdtState): CrdtState {
+    value.onChange((undo) => this.changed(undo));
+    return value;
   }
 
   /** Removes the entry for `key`; returns whether there was one. */
   delete(key: K): boolean {
     const p = packed(key);
-    if (!this.#entries.has(p.key)) return false;
+    const found = this.#entries.get(p.key);
+    if (!found) return false;
     if (this.#entries.size === 1) {
       this.clear();
       return true;
@@ -77,16 +89,22 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
     this.#entries.delete(p.key);
     if (this.#added.has(p.key)) this.#added.delete(p.key);
     else this.#removed.set(p.key, p);
+    this.changed(() => this.#entries.set(p.key, found));
     return true;
   }
 
   /** Removes every entry. */
   clear(): void {
     if (this.#entries.size === 0 && this.#added.size === 0) return;
+    const before = [...this.#entries];
     this.#entries.clear();
     this.#cleared = true;
     this.#removed.clear();
     this.#added.clear();
+    this.changed(() => {
+      this.#entries.clear();
+      for (const [k, entry] of before) this.#entries.set(k, entry);
+    });
   }
 
   /** The keys, in insertion order. */
@@ -147,7 +165,7 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
       } else {
         const value = context.create(entry.delta);
         value.applyDelta(entry.delta, context);
-        this.#entries.set(key.key, { key, value });
+        this.#entries.set(key.key, { key, value: this.#owned(value) });
       }
     }
   }

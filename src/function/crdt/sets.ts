@@ -1,7 +1,8 @@
 /**
  * Sets: `GSet` (grow only) and `ORSet` (observed-remove: add and remove any number of times; a
  * concurrent add wins over a remove, decided by the proxy). Elements are compared by their packed
- * form (./state.ts), kept in insertion order.
+ * form (./state.ts), kept in insertion order (an element put back by the rollback of a failed
+ * handler comes last).
  *
  * The ORSet delta is the protocol's `ORSetDelta`: `cleared` (the set was emptied first), then
  * `removed`, then `added`. Local changes fold into it: removing an element added since the last
@@ -46,6 +47,7 @@ export class GSet<T = unknown> extends ElementSet<T> {
     if (this.elements.has(p.key)) return false;
     this.elements.set(p.key, p);
     this.#added.set(p.key, p);
+    this.changed(() => this.elements.delete(p.key));
     return true;
   }
 
@@ -83,6 +85,7 @@ export class ORSet<T = unknown> extends ElementSet<T> {
     this.elements.set(p.key, p);
     if (this.#removed.has(p.key)) this.#removed.delete(p.key);
     else this.#added.set(p.key, p);
+    this.changed(() => this.elements.delete(p.key));
     return true;
   }
 
@@ -98,16 +101,22 @@ export class ORSet<T = unknown> extends ElementSet<T> {
     this.elements.delete(key);
     if (this.#added.has(key)) this.#added.delete(key);
     else this.#removed.set(key, p);
+    this.changed(() => this.elements.set(key, p));
     return true;
   }
 
   /** Removes every element. */
   clear(): void {
     if (this.elements.size === 0 && this.#added.size === 0) return;
+    const before = [...this.elements];
     this.elements.clear();
     this.#cleared = true;
     this.#removed.clear();
     this.#added.clear();
+    this.changed(() => {
+      this.elements.clear();
+      for (const [key, p] of before) this.elements.set(key, p);
+    });
   }
 
   get hasDelta(): boolean {

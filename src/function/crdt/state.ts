@@ -58,13 +58,32 @@ export function unpacked(any: Any, context: DeltaContext): Packed<unknown> {
   return { value: context.unpack(any), any, key: keyOfAny(any) };
 }
 
+/** Puts back what one local change changed in a state's value (not its delta). */
+export type Undo = () => void;
+
 /**
  * A CRDT replica held by the user function. Subclasses change it only through their methods, so
- * that every change lands in the delta.
+ * that every change lands in the delta, and report each change with `changed(undo)`: that is how
+ * an ORMap learns that one of its values changed, and how a handler's instance keeps an undo log
+ * to roll a failed handler back in the time of its changes, with no copy of the state.
+ *
+ * The undos restore values only: a handler starts with no local delta (every reply takes it),
+ * so after undoing its changes the instance resets the delta.
  */
 export abstract class CrdtState {
   /** Which CRDT this is (the `CrdtDelta` case it reads and writes). */
   abstract readonly kind: CrdtKind;
+  #listener: ((undo: Undo) => void) | undefined;
+
+  /** @internal Gives `listener` the undo of each local change (not of applied deltas); undefined stops it. One listener: the owner's. */
+  onChange(listener: ((undo: Undo) => void) | undefined): void {
+    this.#listener = listener;
+  }
+
+  /** Subclasses call this after each local change, with what puts its value back. */
+  protected changed(undo: Undo): void {
+    this.#listener?.(undo);
+  }
 
   /** Whether anything changed since the last reply (i.e. there is a delta to send). */
   abstract get hasDelta(): boolean;

@@ -46,6 +46,10 @@ export class Vote extends CrdtState {
     if (value !== this.#selfVote) {
       this.#selfVote = value;
       this.#votesFor += value ? 1 : -1;
+      this.changed(() => {
+        this.#selfVote = !value;
+        this.#votesFor -= value ? 1 : -1;
+      });
     }
     return this;
   }
