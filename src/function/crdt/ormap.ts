@@ -24,6 +24,8 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
   #cleared = false;
   #removed = new Map<string, Packed<K>>();
   #added = new Set<string>();
+  /** Keys whose value reported a change since the last reply: the delta looks only at these, not at every entry. */
+  #changedValues = new Set<string>();
 
   /** The number of entries. */
   get size(): number {
@@ -64,7 +66,7 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
 
   #add(p: Packed<K>, value: CrdtState): void {
     if (!(value instanceof CrdtState)) throw new Error('ORMap values must be CRDTs (GCounter, ORSet, LWWRegister, …)');
-    this.#entries.set(p.key, { key: p, value: this.#owned(value) });
+    this.#entries.set(p.key, { key: p, value: this.#owned(p.key, value) });
     this.#added.add(p.key);
   }
 
@@ -72,8 +74,11 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
    * A value of this map: its changes are this map's changes. It stays so after it is removed, so
    * that a handler that changes a value it removed is rolled back whole.
    */
-  #owned(value: CrdtState): CrdtState {
-    value.onChange((undo) => this.changed(undo));
+  #owned(key: string, value: CrdtState): CrdtState {
+    value.onChange((undo) => {
+      this.#changedValues.add(key);
+      this.changed(undo);
+    });
     return value;
   }
 
@@ -128,28 +133,32 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
 
   get hasDelta(): boolean {
     if (this.#cleared || this.#removed.size > 0 || this.#added.size > 0) return true;
-    return [...this.#entries.values()].some((e) => e.value.hasDelta);
+    for (const k of this.#changedValues) if (this.#entries.get(k)?.value.hasDelta) return true;
+    return false;
   }
 
   delta(): CrdtDelta | undefined {
     if (!this.hasDelta) return undefined;
     const updated: ORMapEntryDelta[] = [];
     const added: ORMapEntryDelta[] = [];
-    for (const [k, entry] of this.#entries) {
-      if (this.#added.has(k)) added.push({ key: entry.key.any, delta: entry.value.delta() ?? entry.value.emptyDelta() });
-      else {
-        const delta = entry.value.delta();
-        if (delta) updated.push({ key: entry.key.any, delta });
-      }
+    for (const k of this.#added) {
+      const entry = this.#entries.get(k)!;
+      added.push({ key: entry.key.any, delta: entry.value.delta() ?? entry.value.emptyDelta() });
+    }
+    for (const k of this.#changedValues) {
+      const entry = this.#entries.get(k);
+      const delta = entry && !this.#added.has(k) ? entry.value.delta() : undefined;
+      if (delta) updated.push({ key: entry!.key.any, delta });
     }
     return { ormap: { cleared: this.#cleared, removed: [...this.#removed.values()].map((p) => p.any), updated, added } };
   }
 
   resetDelta(): void {
+    for (const k of [...this.#added, ...this.#changedValues]) this.#entries.get(k)?.value.resetDelta();
     this.#cleared = false;
     this.#removed.clear();
     this.#added.clear();
-    for (const entry of this.#entries.values()) entry.value.resetDelta();
+    this.#changedValues.clear();
   }
 
   applyDelta(delta: CrdtDelta, context: DeltaContext): void {
@@ -165,7 +174,7 @@ export class ORMap<K = unknown, V extends CrdtState = CrdtState> extends CrdtSta
       } else {
         const value = context.create(entry.delta);
         value.applyDelta(entry.delta, context);
-        this.#entries.set(key.key, { key, value: this.#owned(value) });
+        this.#entries.set(key.key, { key, value: this.#owned(key.key, value) });
       }
     }
   }
