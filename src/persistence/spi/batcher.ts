@@ -16,6 +16,10 @@
 export interface BatcherOptions<I> {
   /** Items per write (default 1000). */
   readonly maxItems?: number;
+  /** Approximate bytes per write (default 8 MiB; a larger single item still goes, alone). */
+  readonly maxBytes?: number;
+  /** The bytes an item adds to a write (default 0: only `maxItems` bounds a write). */
+  readonly bytesOf?: (item: I) => number;
   /** The key of an item: at most one item per key in a write. */
   readonly keyOf?: (item: I) => string;
 }
@@ -33,12 +37,14 @@ export class Batcher<I, O> {
   private idleWaiters: (() => void)[] = [];
   private readonly lastOfKey = new Map<string, Promise<void>>();
   private readonly maxItems: number;
+  private readonly maxBytes: number;
 
   constructor(
     private readonly write: (items: I[]) => Promise<(O | Error)[]>,
     private readonly options: BatcherOptions<I> = {},
   ) {
     this.maxItems = options.maxItems ?? 1000;
+    this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
   }
 
   submit(item: I): Promise<O> {
@@ -99,21 +105,37 @@ export class Batcher<I, O> {
     for (const w of waiters) w();
   }
 
-  /** The next write's items, in call order: up to `maxItems`, one per key when keyed. */
+  /**
+   * The next write's items: up to `maxItems` and about `maxBytes`. Unkeyed, a prefix of the
+   * queue (call order is kept across writes). Keyed, one item per key: an item that does not go
+   * waits, and so does every later item of its key, while other keys' items may go ahead of it.
+   */
   private take(): Queued<I, O>[] {
-    const keyOf = this.options.keyOf;
-    if (!keyOf) return this.queue.splice(0, this.maxItems);
+    const { keyOf, bytesOf } = this.options;
     const taken: Queued<I, O>[] = [];
     const rest: Queued<I, O>[] = [];
-    const keys = new Set<string>();
-    for (const q of this.queue) {
+    const held = new Set<string>();
+    let bytes = 0;
+    for (const [i, q] of this.queue.entries()) {
+      const size = bytesOf?.(q.item) ?? 0;
+      const fits = taken.length < this.maxItems && (taken.length === 0 || bytes + size <= this.maxBytes);
+      if (!keyOf) {
+        if (!fits) {
+          rest.push(...this.queue.slice(i));
+          break;
+        }
+        bytes += size;
+        taken.push(q);
+        continue;
+      }
       const key = keyOf(q.item);
-      if (taken.length < this.maxItems && !keys.has(key)) {
-        keys.add(key);
+      if (fits && !held.has(key)) {
+        bytes += size;
         taken.push(q);
       } else {
         rest.push(q);
       }
+      held.add(key);
     }
     this.queue = rest;
     return taken;

@@ -1,7 +1,7 @@
 // The SPI's Batcher (src/persistence/spi/batcher.ts), the group commit of the plugins' stores:
 // one write at a time, what arrives meanwhile goes in the next, outcomes reach their own
-// callers, a failed write rejects only its own items, and with keys a write holds one item per
-// key, in call order.
+// callers, a failed write rejects only its own items, writes are bounded in items and bytes,
+// and with keys a write holds one item per key, in call order.
 import t from 'tap';
 import { Batcher } from '../../../src/persistence/spi/index.js';
 
@@ -83,4 +83,30 @@ t.test('Batcher: at most maxItems per write', async (t) => {
   );
   await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
   t.same(sizes, [2, 2, 1]);
+});
+
+t.test('Batcher: about maxBytes per write; a larger item goes alone; unkeyed items keep call order across writes', async (t) => {
+  const calls: number[][] = [];
+  const batcher = new Batcher<number, number>(
+    async (items) => {
+      calls.push(items);
+      return items;
+    },
+    { maxBytes: 10, bytesOf: (n) => n },
+  );
+  await Promise.all([4, 5, 3, 20, 1, 2].map((i) => batcher.submit(i)));
+  t.same(calls, [[4, 5], [3], [20], [1, 2]], 'the 3 waits for the next write (so the 1 and 2 behind it do too); the 20 alone');
+});
+
+t.test('Batcher with keys and maxBytes: another key may go ahead of an item that does not fit, never its own key', async (t) => {
+  const calls: string[][] = [];
+  const batcher = new Batcher<string, string>(
+    async (items) => {
+      calls.push(items);
+      return items;
+    },
+    { maxBytes: 10, bytesOf: (item) => Number(item.split(':')[1]), keyOf: (item) => item.split(':')[0]! },
+  );
+  await Promise.all(['a:6', 'b:6', 'b:1', 'c:2'].map((i) => batcher.submit(i)));
+  t.same(calls, [['a:6', 'c:2'], ['b:6'], ['b:1']]);
 });

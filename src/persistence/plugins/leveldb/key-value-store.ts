@@ -39,7 +39,10 @@ export class LevelDbKeyValueStore implements KeyValueStore {
     private readonly db: Db,
     cachedKeys = 100_000,
   ) {
-    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key });
+    this.writer = new Batcher((changes) => this.writeChanges(changes), {
+      keyOf: (c) => c.key,
+      bytesOf: (c) => c.key.length + (c.value ? c.value.manifest.length + c.value.payload.byteLength : 0),
+    });
     this.revisions = new LruMap(cachedKeys);
   }
 

@@ -27,7 +27,7 @@ export class LevelDbSnapshotStore implements SnapshotStore {
   private readonly writer: Batcher<Change, void>;
 
   constructor(private readonly db: Db) {
-    this.writer = new Batcher((changes) => this.write(changes));
+    this.writer = new Batcher((changes) => this.write(changes), { bytesOf: (c) => ('save' in c ? c.save.payload.byteLength : 0) });
   }
 
   /**

@@ -94,7 +94,7 @@ export class PostgresKeyValueStore implements KeyValueStore {
     schema: string,
   ) {
     this.sql = statements(`${schema}.durable_state`);
-    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key, maxItems: 500 });
+    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key, maxItems: 500, bytesOf: changeBytes });
   }
 
   /** The value under `key`, or undefined; waits for this store's queued changes of the key. */
@@ -217,6 +217,11 @@ export class PostgresKeyValueStore implements KeyValueStore {
   private query<R extends pg.QueryResultRow>(what: string, sql: NamedStatement, params: unknown[]): Promise<pg.QueryResult<R>> {
     return runQuery<R>(this.pool, (m, cause) => new KeyValueStoreFailureError(m, { cause }), `key-value ${what}`, sql, params);
   }
+}
+
+/** What a change adds to a batch statement: its key, manifest and payload. */
+function changeBytes(c: Change): number {
+  return c.key.length + (c.value ? c.value.manifest.length + c.value.payload.byteLength : 0);
 }
 
 function asError(err: unknown): Error {
