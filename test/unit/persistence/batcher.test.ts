@@ -3,7 +3,17 @@
 // callers, a failed write rejects only its own items, writes are bounded in items and bytes,
 // and with keys a write holds one item per key, in call order.
 import t from 'tap';
-import { Batcher } from '../../../src/persistence/spi/index.js';
+import { Batcher, type BatcherOptions } from '../../../src/persistence/spi/index.js';
+
+/** A batcher that answers every item with itself and records each write's items. */
+function recording<I>(options: BatcherOptions<I> = {}) {
+  const calls: I[][] = [];
+  const batcher = new Batcher<I, I>(async (items) => {
+    calls.push(items);
+    return items;
+  }, options);
+  return { batcher, calls };
+}
 
 /** A batcher whose writes are held until the test releases them; records each write's items. */
 function heldBatcher() {
@@ -54,14 +64,7 @@ t.test('Batcher: a write that throws rejects its own items, and the next batch s
 });
 
 t.test('Batcher with keys: one item per key in a write, a key\'s later items in later writes, in call order', async (t) => {
-  const calls: string[][] = [];
-  const batcher = new Batcher<string, string>(
-    async (items) => {
-      calls.push(items);
-      return items;
-    },
-    { keyOf: (item) => item.split(':')[0]! },
-  );
+  const { batcher, calls } = recording<string>({ keyOf: (item) => item.split(':')[0]! });
   const all = ['a:1', 'b:1', 'a:2', 'c:1', 'a:3', 'b:2'].map((i) => batcher.submit(i));
   t.ok(batcher.pending('a'), 'a key with queued items is pending');
   t.equal(batcher.pending('z'), undefined, 'a key with none is not');
@@ -73,40 +76,19 @@ t.test('Batcher with keys: one item per key in a write, a key\'s later items in 
 });
 
 t.test('Batcher: at most maxItems per write', async (t) => {
-  const sizes: number[] = [];
-  const batcher = new Batcher<number, number>(
-    async (items) => {
-      sizes.push(items.length);
-      return items;
-    },
-    { maxItems: 2 },
-  );
+  const { batcher, calls } = recording<number>({ maxItems: 2 });
   await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.submit(i)));
-  t.same(sizes, [2, 2, 1]);
+  t.same(calls, [[1, 2], [3, 4], [5]]);
 });
 
 t.test('Batcher: about maxBytes per write; a larger item goes alone; unkeyed items keep call order across writes', async (t) => {
-  const calls: number[][] = [];
-  const batcher = new Batcher<number, number>(
-    async (items) => {
-      calls.push(items);
-      return items;
-    },
-    { maxBytes: 10, bytesOf: (n) => n },
-  );
+  const { batcher, calls } = recording<number>({ maxBytes: 10, bytesOf: (n) => n });
   await Promise.all([4, 5, 3, 20, 1, 2].map((i) => batcher.submit(i)));
   t.same(calls, [[4, 5], [3], [20], [1, 2]], 'the 3 waits for the next write (so the 1 and 2 behind it do too); the 20 alone');
 });
 
 t.test('Batcher with keys and maxBytes: another key may go ahead of an item that does not fit, never its own key', async (t) => {
-  const calls: string[][] = [];
-  const batcher = new Batcher<string, string>(
-    async (items) => {
-      calls.push(items);
-      return items;
-    },
-    { maxBytes: 10, bytesOf: (item) => Number(item.split(':')[1]), keyOf: (item) => item.split(':')[0]! },
-  );
+  const { batcher, calls } = recording<string>({ maxBytes: 10, bytesOf: (item) => Number(item.split(':')[1]), keyOf: (item) => item.split(':')[0]! });
   await Promise.all(['a:6', 'b:6', 'b:1', 'c:2'].map((i) => batcher.submit(i)));
   t.same(calls, [['a:6', 'c:2'], ['b:6'], ['b:1']]);
 });
