@@ -13,7 +13,7 @@
 //     /proc/<pid>/stat over the phase;
 // (b) closed loop, 64 in flight (HTTP: 64 connections): commands/s against the echo (HTTP) and
 //     the trivial server (gRPC); over HTTP also a third proxy (LevelDB) whose user function is
-//     the same cart as a value entity (./support/proxy-value-cart.ts).
+//     the same cart as a value entity (samples/shopping-cart/value-cart.ts).
 // Progress to stderr, tables to stdout; writes benchmarks/results/proxy.json.
 // `--quick`: one round of 3 s per phase (about 90 s); full: 3 rounds of 10 s, medians.
 // `--src`: run the proxy from src/ under tsx instead of the built dist/. `--no-priority`: do not
@@ -98,7 +98,7 @@ interface Sidecar {
 async function startSidecar(store: 'memory' | 'leveldb', valueEntity = false): Promise<Sidecar> {
   const ufPort = await freePort();
   const label = valueEntity ? `${store}, value entity` : store;
-  const file = valueEntity ? join(import.meta.dirname, 'support', 'proxy-value-cart.ts') : userFunctionFile;
+  const file = valueEntity ? join(repoRoot, 'samples', 'shopping-cart', 'value-cart.ts') : userFunctionFile;
   const userFunction = new Proc(`user function (${label})`, ['--import', 'tsx', file], { PORT: String(ufPort) });
   const proxy = new Proc(`proxy (${label})`, [...proxyRun.args, '--dev', '--store', store, '--data-dir', join(dataDir, valueEntity ? `${store}-value` : store), '--http-port', '0', '--user-function-port', String(ufPort)]);
   const serving = await proxy.waitFor(/"msg":"serving"/, 120_000);

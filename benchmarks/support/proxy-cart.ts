@@ -8,12 +8,12 @@
 import { join } from 'node:path';
 import { CloudstateServer, EventSourcedEntity, type EventSourcedCommandContext } from '../../src/function/index.js';
 
-export interface LineItem {
+interface LineItem {
   productId: string;
   name: string;
   quantity: number;
 }
-export interface Cart {
+interface Cart {
   items: LineItem[];
 }
 interface AddLineItem {

@@ -9,8 +9,8 @@
 // order (redeliveries allowed: the consumer resumes from its last saved offset).
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { startPostgres } from '../support/postgres-server.js';
-import { eventually, startProxy, type ProxyProcess } from '../support/proxy-process.js';
+import { proxiesOverPostgres } from '../support/postgres-proxies.js';
+import { eventually, type ProxyProcess } from '../support/proxy-process.js';
 
 const KEYS = 6;
 const PER_PHASE = 60;
@@ -102,17 +102,8 @@ function oneConsumerAtATime(t: Test, periods: readonly Consuming[], what: string
 }
 
 t.test('event-log eventing over three proxies and one Postgres: exactly once without failures, at least once across a kill -9', async (t) => {
-  const db = await startPostgres({ fsync: false });
-  t.teardown(() => db.destroy());
-  const common = ['--store', 'postgres', '--postgres-url', db.url, '--cluster-preset', 'local', '--number-of-shards', '20', '--cluster-port', '0'];
-  const start = (seeds: string[]) => startProxy([...common, ...seeds], {}, 60_000, { userFunctionScript: fixture });
-  const first = await start([]);
-  const proxies = [first];
-  t.teardown(async () => {
-    for (const p of proxies) await p.kill();
-  });
-  proxies.push(await start(['--seeds', first.clusterAddress]));
-  proxies.push(await start(['--seeds', first.clusterAddress]));
+  const proxies = await proxiesOverPostgres(t, fixture);
+  const first = proxies[0]!;
 
   // Phase 1: n = 1..60 over 6 keys, each key's appends in order, each through the next proxy,
   // all keys at once.
