@@ -1,9 +1,9 @@
 /**
  * The LevelDB snapshot store, in the same database as the journal. Snapshots are keyed by
  * (persistence id, seqNr), so the latest one is found by reading the id's range backwards.
- * Saves and deletes go through one queue (the SPI's `Batcher`), in call order: the saves that arrive
- * while a write is under way are written together in the next batch, which spares each its own
- * trip through LevelDB's thread pool (the cart saves a snapshot every 5 commands).
+ * Saves and deletes go through one queue (the SPI's `Batcher`), in call order: the saves that
+ * arrive while a write is under way are written together in the next batch, which spares each
+ * its own trip through LevelDB's thread pool (the cart saves a snapshot every 5 commands).
  */
 import { describeError } from '../../../core/index.js';
 import { Batcher, SnapshotStoreFailureError, StoreClosedError, matchesCriteria } from '../../spi/index.js';
