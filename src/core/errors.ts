@@ -22,6 +22,11 @@ export function hasCode(err: unknown, code: string): boolean {
 }
 
 /** A short description of any thrown value, for messages that wrap a cause. */
+/** `err` as an Error (a thrown non-Error becomes one with its text), for APIs that carry errors as values. */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);

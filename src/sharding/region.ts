@@ -11,7 +11,7 @@
  * `ERR_SHARDING_HOST_LOST` (it may have been handled). A command sent to a region that no
  * longer hosts the shard is answered "not here" and routed again, in order.
  */
-import { CloudstateError, describeError, hasCode } from '../core/index.js';
+import { CloudstateError, describeError, hasCode, toError } from '../core/index.js';
 import type { Cancellable, Clock, Logger, Scheduler } from '../core/index.js';
 import type { Cluster, ClusterSingleton, Peer } from '../cluster/index.js';
 import { decodeFrame, encodeFrame } from './protocol.js';
@@ -265,7 +265,7 @@ export class ShardRegion {
       (reply) => this.settle(p, () => p.resolve(reply)),
       (err: unknown) => {
         if (hasCode(err, 'ERR_SHARDING_HANDING_OFF')) return this.enqueue(p);
-        this.settle(p, () => p.reject(err instanceof Error ? err : new Error(String(err))));
+        this.settle(p, () => p.reject(toError(err)));
       },
     );
   }

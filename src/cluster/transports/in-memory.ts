@@ -16,7 +16,7 @@
  * through a cut link it gets no answer and rejects when `timeoutMs` runs out (as a TCP
  * connect into a black hole does).
  */
-import { CloudstateError } from '../../core/index.js';
+import { CloudstateError, toError } from '../../core/index.js';
 import type { Cancellable, Random, Scheduler } from '../../core/index.js';
 import type { ExchangeHandler, PacketHandler, Stream, StreamHandler, Transport } from '../transport.js';
 import { StreamBase } from './stream-base.js';
@@ -295,7 +295,7 @@ export class InMemoryNetwork {
           (answer) => {
             if (this.linked(to, from)) this.deliver(from, () => finish(() => resolve(answer)));
           },
-          (err: unknown) => this.deliver(from, () => finish(() => reject(err instanceof Error ? err : new Error(String(err))))),
+          (err: unknown) => this.deliver(from, () => finish(() => reject(toError(err)))),
         );
       });
     });

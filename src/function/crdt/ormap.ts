@@ -1,8 +1,9 @@
 /**
  * `ORMap`: an observed-remove map whose values are CRDTs themselves (a map of counters, of
  * registers, of sets…). Keys are compared by their packed form (./state.ts), kept in insertion
- * order (an entry put back by the rollback of a failed handler comes last). Values are created on demand, `map.getOrCreate(key, () => new GCounter())`, and changed
- * in place; their changes are part of the map's delta.
+ * order (an entry put back by the rollback of a failed handler comes last). Values are created
+ * on demand, `map.getOrCreate(key, () => new GCounter())`, and changed in place; their changes
+ * are part of the map's delta.
  *
  * The delta is the protocol's `ORMapDelta`: `cleared` first, then `removed` keys, then `updated`
  * entries (the delta of a value that was there), then `added` entries (a new value with its whole

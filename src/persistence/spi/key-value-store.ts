@@ -25,3 +25,16 @@ export interface KeyValueStore {
   delete(key: string, expectedRevision?: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** An upsert or delete waiting in a plugin's batch (for stores that group their writes, see `Batcher`). */
+export interface KeyValueChange {
+  readonly key: string;
+  /** The new value, or undefined for a delete. */
+  readonly value: { payload: Uint8Array; manifest: string } | undefined;
+  readonly expectedRevision: number | undefined;
+}
+
+/** About what a change adds to a write (its key, manifest and payload): a `Batcher`'s `bytesOf`. */
+export function keyValueChangeBytes(c: KeyValueChange): number {
+  return c.key.length + (c.value ? c.value.manifest.length + c.value.payload.byteLength : 0);
+}

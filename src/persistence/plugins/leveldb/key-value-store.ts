@@ -15,23 +15,16 @@
  * its own writes even when it did not await them.
  */
 import { describeError } from '../../../core/index.js';
-import { Batcher, KeyValueStoreFailureError, RevisionConflictError, StoreClosedError } from '../../spi/index.js';
-import type { KeyValueStore, StoredValue } from '../../spi/index.js';
+import { Batcher, KeyValueStoreFailureError, RevisionConflictError, StoreClosedError, keyValueChangeBytes } from '../../spi/index.js';
+import type { KeyValueChange, KeyValueStore, StoredValue } from '../../spi/index.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { getMany, type Db } from './db.js';
 import { keys } from './keys.js';
 import { LruMap } from './lru.js';
 
-interface Change {
-  readonly key: string;
-  /** The new value, or undefined for a delete. */
-  readonly value: { payload: Uint8Array; manifest: string } | undefined;
-  readonly expectedRevision: number | undefined;
-}
-
 export class LevelDbKeyValueStore implements KeyValueStore {
   private closed = false;
-  private readonly writer: Batcher<Change, number>;
+  private readonly writer: Batcher<KeyValueChange, number>;
   /** Revision per recently used key (0: no value), in step with storage. */
   private readonly revisions: LruMap<string, number>;
 
@@ -39,10 +32,7 @@ export class LevelDbKeyValueStore implements KeyValueStore {
     private readonly db: Db,
     cachedKeys = 100_000,
   ) {
-    this.writer = new Batcher((changes) => this.writeChanges(changes), {
-      keyOf: (c) => c.key,
-      bytesOf: (c) => c.key.length + (c.value ? c.value.manifest.length + c.value.payload.byteLength : 0),
-    });
+    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key, bytesOf: keyValueChangeBytes });
     this.revisions = new LruMap(cachedKeys);
   }
 
@@ -57,12 +47,14 @@ export class LevelDbKeyValueStore implements KeyValueStore {
     }
   }
 
-  upsert(key: string, value: { payload: Uint8Array; manifest: string }, expectedRevision?: number): Promise<number> {
-    return this.change({ key, value, expectedRevision });
+  async upsert(key: string, value: { payload: Uint8Array; manifest: string }, expectedRevision?: number): Promise<number> {
+    this.checkOpen();
+    return this.writer.submit({ key, value, expectedRevision });
   }
 
   async delete(key: string, expectedRevision?: number): Promise<void> {
-    await this.change({ key, value: undefined, expectedRevision });
+    this.checkOpen();
+    await this.writer.submit({ key, value: undefined, expectedRevision });
   }
 
   /** Stops taking operations, then waits for the queued ones to be written. */
@@ -71,17 +63,8 @@ export class LevelDbKeyValueStore implements KeyValueStore {
     await this.writer.whenIdle();
   }
 
-  private change(change: Change): Promise<number> {
-    try {
-      this.checkOpen();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.writer.submit(change);
-  }
-
   /** One batch (one change per key): each change checked against storage, then one synced write. */
-  private async writeChanges(changes: Change[]): Promise<(number | Error)[]> {
+  private async writeChanges(changes: KeyValueChange[]): Promise<(number | Error)[]> {
     const current = await this.currentRevisions(changes);
     const batch = this.db.batch();
     const outcomes = changes.map((c): number | Error => {
@@ -108,11 +91,10 @@ export class LevelDbKeyValueStore implements KeyValueStore {
   }
 
   /** The stored revision of every key of the batch: from the cache, the rest read in one call. */
-  private async currentRevisions(changes: Change[]): Promise<Map<string, number>> {
+  private async currentRevisions(changes: KeyValueChange[]): Promise<Map<string, number>> {
     const current = new Map<string, number>();
     const unknown: string[] = [];
     for (const { key } of changes) {
-      if (current.has(key)) continue;
       const cached = this.revisions.get(key);
       current.set(key, cached ?? -1);
       if (cached === undefined) unknown.push(key);

@@ -5,7 +5,7 @@
  * arrive while a write is under way are written together in the next batch, which spares each
  * its own trip through LevelDB's thread pool (the cart saves a snapshot every 5 commands).
  */
-import { describeError } from '../../../core/index.js';
+import { describeError, toError } from '../../../core/index.js';
 import { Batcher, SnapshotStoreFailureError, StoreClosedError, matchesCriteria } from '../../spi/index.js';
 import type { SelectedSnapshot, SnapshotMetadata, SnapshotSelectionCriteria, SnapshotStore } from '../../spi/index.js';
 import { decodeSnapshot, encodeSnapshot } from './codec.js';
@@ -13,8 +13,6 @@ import { scan } from './db.js';
 import type { Db } from './db.js';
 import { keys, seqNrOfKey } from './keys.js';
 import { LatestSnapshots } from './latest-snapshots.js';
-
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 type Change =
   | { readonly save: { readonly metadata: SnapshotMetadata; readonly payload: Uint8Array } }
@@ -67,11 +65,7 @@ export class LevelDbSnapshotStore implements SnapshotStore {
     // Forgotten before (no read answers from the cache meanwhile) and after (a read that ran
     // meanwhile may have seen what is now deleted: it does not cache).
     this.latest.deleted(persistenceId);
-    return this.deleteMatching(persistenceId, criteria).finally(() => this.latest.deleted(persistenceId));
-  }
-
-  private deleteMatching(persistenceId: string, criteria: SnapshotSelectionCriteria): Promise<void> {
-    return this.run('delete', () => this.writer.submit({ delete: { persistenceId, criteria } }));
+    return this.run('delete', () => this.writer.submit({ delete: { persistenceId, criteria } })).finally(() => this.latest.deleted(persistenceId));
   }
 
   /** The queue's changes in order: runs of saves as one unsynced batch each, deletes one by one in between. */
@@ -82,7 +76,7 @@ export class LevelDbSnapshotStore implements SnapshotStore {
       if (saves.length === 0) return;
       const batch = this.db.batch();
       for (const [key, value] of saves) batch.put(key, value);
-      const outcome = await batch.write().then(() => undefined, asError);
+      const outcome = await batch.write().then(() => undefined, toError);
       for (let i = 0; i < saves.length; i++) outcomes.push(outcome);
       saves = [];
     };
@@ -93,7 +87,7 @@ export class LevelDbSnapshotStore implements SnapshotStore {
         continue;
       }
       await flush();
-      outcomes.push(await this.deleteNow(change.delete.persistenceId, change.delete.criteria).catch(asError));
+      outcomes.push(await this.deleteNow(change.delete.persistenceId, change.delete.criteria).catch(toError));
     }
     await flush();
     return outcomes;

@@ -18,21 +18,15 @@
  * statements are named, so each connection parses and plans them once.
  */
 import type pg from 'pg';
-import { Batcher, KeyValueStoreFailureError, RevisionConflictError, StoreClosedError } from '../../spi/index.js';
-import type { KeyValueStore, StoredValue } from '../../spi/index.js';
+import { toError } from '../../../core/index.js';
+import { Batcher, KeyValueStoreFailureError, RevisionConflictError, StoreClosedError, keyValueChangeBytes } from '../../spi/index.js';
+import type { KeyValueChange, KeyValueStore, StoredValue } from '../../spi/index.js';
 import { isStorableText } from './append.js';
-import { failureMessage, namedStatement, runQuery, sqlState, type NamedStatement } from './errors.js';
+import { namedStatement, runQuery, sqlState, type NamedStatement } from './errors.js';
 
 const bytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 /** SQLSTATEs of a statement that lost a lock conflict and may simply be run again. */
 const LOCK_CONFLICT = new Set(['40P01', '40001']);
-
-interface Change {
-  readonly key: string;
-  /** The new value, or undefined for a delete. */
-  readonly value: { payload: Uint8Array; manifest: string } | undefined;
-  readonly expectedRevision: number | undefined;
-}
 
 type Statements = Record<'get' | 'revisions' | 'upsertBatch' | 'upsert' | 'insertNew' | 'updateAt' | 'delete' | 'deleteAt', NamedStatement>;
 
@@ -87,14 +81,14 @@ function statements(table: string): Statements {
 export class PostgresKeyValueStore implements KeyValueStore {
   private closed = false;
   private readonly sql: Statements;
-  private readonly writer: Batcher<Change, number>;
+  private readonly writer: Batcher<KeyValueChange, number>;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
   ) {
     this.sql = statements(`${schema}.durable_state`);
-    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key, maxItems: 500, bytesOf: changeBytes });
+    this.writer = new Batcher((changes) => this.writeChanges(changes), { keyOf: (c) => c.key, maxItems: 500, bytesOf: keyValueChangeBytes });
   }
 
   /** The value under `key`, or undefined; waits for this store's queued changes of the key. */
@@ -133,40 +127,36 @@ export class PostgresKeyValueStore implements KeyValueStore {
   }
 
   /** One batch: the upserts in one statement, each delete in its own beside it. One outcome per change. */
-  private async writeChanges(changes: Change[]): Promise<(number | Error)[]> {
+  private async writeChanges(changes: KeyValueChange[]): Promise<(number | Error)[]> {
     const upserts = changes.filter((c) => c.value !== undefined);
     const [upserted, deleted] = await Promise.all([
       this.upsertBatch(upserts),
-      Promise.all(changes.filter((c) => c.value === undefined).map((c) => this.deleteOne(c).then(() => 0, asError))),
+      Promise.all(changes.filter((c) => c.value === undefined).map((c) => this.deleteOne(c).then(() => 0, toError))),
     ]);
     let u = 0;
     let d = 0;
     return changes.map((c) => (c.value !== undefined ? upserted[u++]! : deleted[d++]!));
   }
 
-  private async upsertBatch(upserts: Change[]): Promise<(number | Error)[]> {
+  private async upsertBatch(upserts: KeyValueChange[]): Promise<(number | Error)[]> {
     if (upserts.length === 0) return [];
-    if (upserts.length === 1) return [await this.upsertOne(upserts[0]!).catch(asError)];
+    if (upserts.length === 1) return [await this.upsertOne(upserts[0]!).catch(toError)];
     let rows: { persistence_id: string; revision: string }[];
     try {
-      ({ rows } = await this.pool.query<{ persistence_id: string; revision: string }>({
-        name: this.sql.upsertBatch.name,
-        text: this.sql.upsertBatch.text,
-        values: [
-          upserts.map((c) => c.key),
-          upserts.map((c) => c.expectedRevision ?? null),
-          upserts.map((c) => c.value!.manifest),
-          upserts.map((c) => bytes(c.value!.payload)),
-        ],
-      }));
+      ({ rows } = await this.query<{ persistence_id: string; revision: string }>('upsert', this.sql.upsertBatch, [
+        upserts.map((c) => c.key),
+        upserts.map((c) => c.expectedRevision ?? null),
+        upserts.map((c) => c.value!.manifest),
+        upserts.map((c) => bytes(c.value!.payload)),
+      ]));
     } catch (err) {
-      if (LOCK_CONFLICT.has(sqlState(err) ?? '')) return Promise.all(upserts.map((c) => this.upsertOne(c).catch(asError)));
-      const failure = new KeyValueStoreFailureError(failureMessage('key-value upsert', err), { cause: err });
-      return upserts.map(() => failure);
+      // `query` keeps the driver's error as the cause.
+      if (LOCK_CONFLICT.has(sqlState((err as Error).cause) ?? '')) return Promise.all(upserts.map((c) => this.upsertOne(c).catch(toError)));
+      return upserts.map(() => toError(err));
     }
     const applied = new Map(rows.map((r) => [r.persistence_id, Number(r.revision)]));
     const missed = upserts.filter((c) => !applied.has(c.key)).map((c) => c.key);
-    const stored = missed.length > 0 ? await this.revisions(missed).catch(asError) : new Map<string, number>();
+    const stored = missed.length > 0 ? await this.revisions(missed).catch(toError) : new Map<string, number>();
     return upserts.map((c) => {
       const revision = applied.get(c.key);
       if (revision !== undefined) return revision;
@@ -176,7 +166,7 @@ export class PostgresKeyValueStore implements KeyValueStore {
   }
 
   /** One upsert as its own statement (a batch of one, or after a lock conflict). */
-  private async upsertOne({ key, value, expectedRevision }: Change): Promise<number> {
+  private async upsertOne({ key, value, expectedRevision }: KeyValueChange): Promise<number> {
     const params: unknown[] = [key, value!.manifest, bytes(value!.payload)];
     if (expectedRevision !== undefined && expectedRevision !== 0) params.push(expectedRevision);
     const sql = expectedRevision === undefined ? this.sql.upsert : expectedRevision === 0 ? this.sql.insertNew : this.sql.updateAt;
@@ -185,7 +175,7 @@ export class PostgresKeyValueStore implements KeyValueStore {
     throw new RevisionConflictError(key, expectedRevision ?? 0, await this.revisionOf(key));
   }
 
-  private async deleteOne({ key, expectedRevision }: Change): Promise<void> {
+  private async deleteOne({ key, expectedRevision }: KeyValueChange): Promise<void> {
     if (expectedRevision === 0) {
       // "Must hold no value": nothing to delete, or a conflict.
       const actual = await this.revisionOf(key);
@@ -217,13 +207,4 @@ export class PostgresKeyValueStore implements KeyValueStore {
   private query<R extends pg.QueryResultRow>(what: string, sql: NamedStatement, params: unknown[]): Promise<pg.QueryResult<R>> {
     return runQuery<R>(this.pool, (m, cause) => new KeyValueStoreFailureError(m, { cause }), `key-value ${what}`, sql, params);
   }
-}
-
-/** What a change adds to a batch statement: its key, manifest and payload. */
-function changeBytes(c: Change): number {
-  return c.key.length + (c.value ? c.value.manifest.length + c.value.payload.byteLength : 0);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
